@@ -1,0 +1,36 @@
+// Versions, ports and paths of the test services. One place to change a pin.
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CASSANDRA_VERSION = '5.0.8';
+/** MinIO publishes no semver tags; this pseudo-version is master HEAD of 2026-02-12 (7aac2a2c5b7c). */
+export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
+export const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.10.0';
+
+export const cacheDir = process.env.CASSETTE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cassette');
+export const runDir = process.env.CASSETTE_SERVICES_DIR ?? join(tmpdir(), 'cassette-services');
+
+/** Shifts every port, so a second set of services (e.g. the lifecycle test's) can run beside the first. */
+const offset = Number(process.env.CASSETTE_SERVICES_PORT_OFFSET ?? 0);
+if (!Number.isInteger(offset) || offset < 0 || offset > 50000) {
+  throw new Error(`CASSETTE_SERVICES_PORT_OFFSET must be an integer between 0 and 50000, not "${process.env.CASSETTE_SERVICES_PORT_OFFSET}"`);
+}
+const port = (n) => n + offset;
+
+export const cassandraLibDir = join(cacheDir, `cassandra-${CASSANDRA_VERSION}`, 'lib');
+export const minioBinDir = join(cacheDir, `minio-${MINIO_VERSION}`);
+export const minioBinary = join(minioBinDir, 'minio');
+
+/**
+ * Cassandra profiles. `main` is the plain test cluster; `secure` adds PasswordAuthenticator and
+ * client TLS; `second` is an independent cluster (other name, other ports) for migration tests.
+ */
+export const CASSANDRA_PROFILES = Object.freeze({
+  main: { name: 'cassandra', cluster: 'cassette-test', native: port(9042), storage: port(7000), jmx: port(7199), heap: '2G', secure: false },
+  secure: { name: 'cassandra-secure', cluster: 'cassette-secure', native: port(9142), storage: port(7100), jmx: port(7299), heap: '768M', secure: true },
+  second: { name: 'cassandra-second', cluster: 'cassette-second', native: port(9242), storage: port(7200), jmx: port(7399), heap: '1G', secure: false },
+});
+
+export const MINIO = Object.freeze({ name: 'minio', api: port(9000), console: port(9001), bucket: 'cassette-test', region: 'us-east-1' });
+
+export const DATACENTER = 'datacenter1';

@@ -1,0 +1,139 @@
+// scripts/services: provision, start, stop and report the real test services on loopback.
+// Usage: scripts/services up [--secure] [--second] [--json] | down [service…] | status [--json] | env
+import { CASSANDRA_PROFILES, MINIO, runDir } from './config.mjs';
+import { cassandraSettings, startCassandra } from './cassandra.mjs';
+import { minioSettings, startMinio } from './minio.mjs';
+import { ServiceError, portAnswers, runningPid, stopService } from './process.mjs';
+import { findJava17, provisionCassandra, provisionMinio, requireOpenssl } from './provision.mjs';
+
+const ALL = [MINIO.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name];
+const ALIASES = { secure: CASSANDRA_PROFILES.secure.name, second: CASSANDRA_PROFILES.second.name, main: CASSANDRA_PROFILES.main.name };
+
+const USAGE = `usage: scripts/services up [--secure] [--second] [--json]   start (provisioning on first use); prints export lines
+       scripts/services down [minio|cassandra|secure|second …]  stop (all by default)
+       scripts/services status [--json]                         what is running (exit 0 if the main services run, 3 if not)
+       scripts/services env                                     export lines for what is running`;
+
+function profilesFor(flags) {
+  const profiles = [CASSANDRA_PROFILES.main];
+  if (flags.has('--secure')) profiles.push(CASSANDRA_PROFILES.secure);
+  if (flags.has('--second')) profiles.push(CASSANDRA_PROFILES.second);
+  return profiles;
+}
+
+function shellQuote(value) {
+  return `'${String(value).replace(/'/g, `'\\''`)}'`;
+}
+
+/** Settings of every running service, as environment variables. */
+async function runningSettings() {
+  const env = {};
+  if (runningPid(MINIO.name) !== undefined) Object.assign(env, minioSettings());
+  for (const profile of Object.values(CASSANDRA_PROFILES)) {
+    if (runningPid(profile.name) !== undefined) Object.assign(env, cassandraSettings(profile));
+  }
+  return env;
+}
+
+function printSettings(env, started, json) {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ started, env })}\n`);
+  } else {
+    for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}=${shellQuote(v)}\n`);
+  }
+}
+
+async function up(flags) {
+  const profiles = profilesFor(flags);
+  // Check every prerequisite before starting anything.
+  const java = findJava17();
+  provisionCassandra(java);
+  provisionMinio();
+  if (profiles.some((p) => p.secure)) requireOpenssl();
+
+  const started = [];
+  const abort = async () => {
+    for (const name of started.reverse()) await stopService(name, 10_000);
+  };
+  const onSignal = () => {
+    process.stderr.write('services: interrupted; stopping what this run started\n');
+    abort().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (await startMinio()) started.push(MINIO.name);
+    // Start the Cassandra nodes one after another: on 2 cores, parallel start-ups only contend.
+    for (const profile of profiles) {
+      started.push(profile.name); // recorded first so a failed start is cleaned up too
+      if (!(await startCassandra(profile, java))) started.pop();
+    }
+  } catch (err) {
+    await abort();
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (started.length === 0) process.stderr.write('services: already running; nothing to do\n');
+  printSettings(await runningSettings(), started, flags.has('--json'));
+}
+
+async function down(names) {
+  const targets = names.length === 0 ? ALL : names.map((n) => ALIASES[n] ?? n);
+  for (const name of targets) {
+    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, cassandra, secure, second`);
+  }
+  for (const name of targets) {
+    const was = await stopService(name);
+    process.stderr.write(`services: ${name} ${was ? 'stopped' : 'was not running'}\n`);
+  }
+}
+
+async function status(flags) {
+  const rows = [];
+  const ports = { [MINIO.name]: MINIO.api, ...Object.fromEntries(Object.values(CASSANDRA_PROFILES).map((p) => [p.name, p.native])) };
+  for (const name of ALL) {
+    const pid = runningPid(name);
+    rows.push({ name, running: pid !== undefined, pid: pid ?? null, port: ports[name], answering: pid !== undefined && (await portAnswers(ports[name])) });
+  }
+  if (flags.has('--json')) {
+    process.stdout.write(`${JSON.stringify({ runDir, services: rows })}\n`);
+  } else {
+    for (const r of rows) {
+      const state = r.running ? `running (pid ${r.pid}, 127.0.0.1:${r.port}${r.answering ? '' : ', not answering yet'})` : 'stopped';
+      process.stdout.write(`${r.name.padEnd(18)} ${state}\n`);
+    }
+  }
+  const mainUp = rows.filter((r) => r.name === MINIO.name || r.name === CASSANDRA_PROFILES.main.name).every((r) => r.running);
+  return mainUp ? 0 : 3;
+}
+
+async function run(argv) {
+  const [command, ...rest] = argv;
+  const flags = new Set(rest.filter((a) => a.startsWith('--')));
+  const names = rest.filter((a) => !a.startsWith('--'));
+  const known = { up: ['--secure', '--second', '--json'], down: [], status: ['--json'], env: [] };
+  if (!command || !(command in known) || [...flags].some((f) => !known[command].includes(f)) || (command !== 'down' && names.length > 0)) {
+    process.stderr.write(`${USAGE}\n`);
+    return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
+  }
+  switch (command) {
+    case 'up': await up(flags); return 0;
+    case 'down': await down(names); return 0;
+    case 'status': return status(flags);
+    case 'env': printSettings(await runningSettings(), [], false); return 0;
+  }
+  return 2;
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof ServiceError) {
+    process.stderr.write(`services: ${err.message}\n`);
+  } else {
+    process.stderr.write(`services: unexpected failure: ${err?.stack ?? err}\n`);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,110 @@
+// First-use provisioning into the cache (outside the work tree): Cassandra's jars from Maven
+// Central, MinIO built with `go install`. Later runs find them and do nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  CASSANDRA_VERSION, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDir, minioBinDir, minioBinary,
+} from './config.mjs';
+import { ServiceError } from './process.mjs';
+
+const log = (msg) => process.stderr.write(`services: ${msg}\n`);
+
+function versionOf(command, args) {
+  const r = spawnSync(command, args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  return `${r.stdout}${r.stderr}`;
+}
+
+/**
+ * Finds a Java 17 runtime. Cassandra 5.0 runs on 11 or 17 only, so JAVA_HOME and `java` on PATH are
+ * not trusted blindly: CASSETTE_JAVA17, then Debian's openjdk-17 path, then PATH, each checked.
+ */
+export function findJava17() {
+  const candidates = [
+    process.env.CASSETTE_JAVA17,
+    '/usr/lib/jvm/java-17-openjdk-amd64/bin/java',
+    '/usr/lib/jvm/java-17-openjdk-arm64/bin/java',
+    '/usr/lib/jvm/java-17-openjdk/bin/java',
+    process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : undefined,
+    'java',
+  ].filter(Boolean);
+  for (const java of candidates) {
+    const out = versionOf(java, ['-version']);
+    if (out && /version "17[."]/.test(out)) return java;
+  }
+  throw new ServiceError(
+    'Java 17 not found (Cassandra 5.0 needs Java 11 or 17; newer JDKs cannot run it): ' +
+      'install it with `apt-get install openjdk-17-jre-headless`, or set CASSETTE_JAVA17=/path/to/java17/bin/java',
+  );
+}
+
+function requireTool(command, args, install) {
+  if (versionOf(command, args) === undefined) {
+    throw new ServiceError(`\`${command}\` not found on PATH; it is needed once to provision the test services: ${install}`);
+  }
+}
+
+/** Downloads cassandra-all and its runtime dependencies with Maven, unless cached. */
+export function provisionCassandra(java) {
+  if (existsSync(join(cassandraLibDir, `cassandra-all-${CASSANDRA_VERSION}.jar`))) return;
+  requireTool('mvn', ['-v'], 'install Maven with `apt-get install maven`');
+  log(`provisioning Apache Cassandra ${CASSANDRA_VERSION} from Maven Central into ${cassandraLibDir} (first run only)`);
+  mkdirSync(dirname(cassandraLibDir), { recursive: true });
+  const work = mkdtempSync(join(dirname(cassandraLibDir), 'provision-'));
+  try {
+    writeFileSync(join(work, 'pom.xml'), `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.cassette</groupId>
+  <artifactId>cassandra-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.cassandra</groupId>
+      <artifactId>cassandra-all</artifactId>
+      <version>${CASSANDRA_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+`);
+    const javaHome = dirname(dirname(execFileSync('readlink', ['-f', java === 'java' ? execFileSync('which', ['java'], { encoding: 'utf8' }).trim() : java], { encoding: 'utf8' }).trim()));
+    const r = spawnSync('mvn', ['-B', '-q', '-f', join(work, 'pom.xml'), `${MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies`,
+      '-DincludeScope=runtime', `-DoutputDirectory=${join(work, 'lib')}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, JAVA_HOME: javaHome } });
+    if (r.status !== 0) {
+      throw new ServiceError(`Maven could not fetch org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION} (exit ${r.status}); check access to Maven Central and re-run`);
+    }
+    rmSync(cassandraLibDir, { recursive: true, force: true });
+    renameSync(join(work, 'lib'), cassandraLibDir); // atomic: a half-finished download is never used
+    log(`Cassandra ${CASSANDRA_VERSION}: ${readdirSync(cassandraLibDir).length} jars cached`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Builds MinIO with `go install` at the pinned pseudo-version, unless cached. */
+export function provisionMinio() {
+  if (existsSync(minioBinary)) return;
+  requireTool('go', ['version'], 'install Go >= 1.24 (https://go.dev/dl or `apt-get install golang`)');
+  log(`building MinIO ${MINIO_VERSION} with go install into ${minioBinDir} (first run only; takes minutes)`);
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(join(cacheDir, 'minio-build-'));
+  try {
+    const r = spawnSync('go', ['install', '-trimpath', '-tags', 'kqueue', `github.com/minio/minio@${MINIO_VERSION}`], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOBIN: work, GOFLAGS: '-mod=mod' },
+    });
+    if (r.status !== 0 || !existsSync(join(work, 'minio'))) {
+      throw new ServiceError(`\`go install github.com/minio/minio@${MINIO_VERSION}\` failed (exit ${r.status}); check access to the Go module proxy and re-run`);
+    }
+    mkdirSync(minioBinDir, { recursive: true });
+    renameSync(join(work, 'minio'), minioBinary);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** openssl is needed for the secure profile's throwaway CA. */
+export function requireOpenssl() {
+  requireTool('openssl', ['version'], 'install it with `apt-get install openssl`');
+}

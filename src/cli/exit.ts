@@ -1,0 +1,32 @@
+/**
+ * The one place where failures become exit statuses and one-line messages on stderr.
+ * See docs/exit-codes.md for the published table.
+ */
+import { CommanderError } from 'commander';
+import { CassetteError, ExitCode, type ExitStatus } from '../errors.js';
+
+/** What the CLI prints and returns for a failure. */
+export interface Failure {
+  readonly exitCode: ExitStatus;
+  /** Lines for stderr, without trailing newlines. */
+  readonly lines: readonly string[];
+}
+
+/** Classifies any thrown value. Unknown errors are bugs: exit 1 with the stack for the report. */
+export function describeFailure(err: unknown): Failure {
+  if (err instanceof CassetteError) {
+    const lines = [`cassette: ${err.message}`];
+    if (err.hint !== undefined) lines.push(`  hint: ${err.hint}`);
+    return { exitCode: err.exitCode, lines };
+  }
+  if (err instanceof CommanderError) {
+    // commander has already printed its own message (unknown option, missing argument, …).
+    const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    return { exitCode: ok ? ExitCode.ok : ExitCode.usage, lines: [] };
+  }
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return {
+    exitCode: ExitCode.internal,
+    lines: [`cassette: internal error (a bug; please report it with this output): ${detail}`],
+  };
+}

@@ -1,0 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+describe('the README demo command', () => {
+  it('runs and reports the cluster and bucket it found', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const r = spawnSync('scripts/demo', [], { cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Cassandra: cluster "cassette-test", Apache Cassandra 5\.0\.\d+/);
+    expect(r.stdout).toMatch(/S3: +bucket "cassette-test"/);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * scripts/services itself: idempotent `up`, `down` then `up`, `status`, and clear failures that
+ * leave nothing half-started. Runs a second, independent set of services (own run directory,
+ * ports shifted by 1000) so the suite's own services are never touched.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import cassandra from 'cassandra-driver';
+
+const script = fileURLToPath(new URL('../../scripts/services', import.meta.url));
+const runDir = mkdtempSync(join(tmpdir(), 'cassette-lifecycle-'));
+const OFFSET = 1000;
+const env = { ...process.env, CASSETTE_SERVICES_DIR: runDir, CASSETTE_SERVICES_PORT_OFFSET: String(OFFSET) };
+
+function services(args: string[], extraEnv: Record<string, string> = {}) {
+  const r = spawnSync(script, args, { encoding: 'utf8', env: { ...env, ...extraEnv } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function exported(stdout: string): Record<string, string> {
+  return Object.fromEntries([...stdout.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1] as string, m[2] as string]));
+}
+
+async function releaseVersion(port: number): Promise<string> {
+  const client = new cassandra.Client({ contactPoints: [`127.0.0.1:${port}`], localDataCenter: 'datacenter1' });
+  try {
+    await client.connect();
+    return (await client.execute('SELECT release_version FROM system.local')).first().get('release_version') as string;
+  } finally {
+    await client.shutdown();
+  }
+}
+
+function statusJson() {
+  const r = services(['status', '--json']);
+  const parsed = JSON.parse(r.stdout) as { services: { name: string; running: boolean; pid: number | null }[] };
+  return { status: r.status, byName: new Map(parsed.services.map((s) => [s.name, s])) };
+}
+
+describe('scripts/services lifecycle', () => {
+  afterAll(() => {
+    services(['down']);
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it('up starts both services and prints their settings; a second up is a no-op', async () => {
+    const first = services(['up']);
+    expect(first.status, first.stderr).toBe(0);
+    const settings = exported(first.stdout);
+    expect(settings.CASSETTE_TEST_CASSANDRA_PORT).toBe(String(9042 + OFFSET));
+    expect(settings.CASSETTE_TEST_S3_ENDPOINT).toBe(`http://127.0.0.1:${9000 + OFFSET}`);
+    expect(settings.CASSETTE_TEST_S3_BUCKET).toBe('cassette-test');
+    expect(await releaseVersion(9042 + OFFSET)).toMatch(/^5\.0\./);
+    const before = statusJson();
+    expect(before.status).toBe(0);
+
+    const second = services(['up']);
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toContain('already running');
+    expect(exported(second.stdout)).toEqual(settings);
+    const after = statusJson();
+    expect(after.byName.get('cassandra')?.pid).toBe(before.byName.get('cassandra')?.pid);
+    expect(after.byName.get('minio')?.pid).toBe(before.byName.get('minio')?.pid);
+  });
+
+  it('down stops everything; up afterwards works again', async () => {
+    const down = services(['down']);
+    expect(down.status, down.stderr).toBe(0);
+    const stopped = statusJson();
+    expect(stopped.status).toBe(3);
+    expect([...stopped.byName.values()].every((s) => !s.running)).toBe(true);
+    await expect(releaseVersion(9042 + OFFSET)).rejects.toThrow();
+
+    const again = services(['up']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(await releaseVersion(9042 + OFFSET)).toMatch(/^5\.0\./);
+    expect(services(['down']).status).toBe(0);
+  });
+
+  it('names a port already in use in one line, exits non-zero and leaves nothing running', async () => {
+    const blocker: Server = createServer();
+    const port = 9042 + OFFSET;
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const r = services(['up']);
+      expect(r.status).toBe(1);
+      const errorLines = r.stderr.split('\n').filter((l) => l.includes('already in use'));
+      expect(errorLines).toHaveLength(1);
+      expect(errorLines[0]).toContain(`port ${port}`);
+      const after = statusJson();
+      expect([...after.byName.values()].every((s) => !s.running)).toBe(true); // minio was stopped again
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('names a missing provisioning tool (mvn) in one line when the cache is empty', () => {
+    // A PATH with only what the script itself needs, and an empty cache: provisioning needs mvn.
+    const bin = join(runDir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['node', 'bash', 'dirname', 'env']) {
+      const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      symlinkSync(found, join(bin, tool));
+    }
+    const r = services(['up'], { PATH: bin, CASSETTE_CACHE_DIR: join(runDir, 'empty-cache') });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/`mvn` not found on PATH.*apt-get install maven/);
+    expect(statusJson().status).toBe(3);
+  });
+
+  it('rejects an unknown command with usage and exit 2', () => {
+    const r = services(['start']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: scripts/services up');
+  });
+});

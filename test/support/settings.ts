@@ -1,0 +1,68 @@
+/**
+ * Connection settings of the real test services, as scripts/services prints them
+ * (CASSETTE_TEST_* variables). Shared by the global setup and the tests.
+ */
+export interface CassandraSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly dc: string;
+}
+
+export interface SecureCassandraSettings extends CassandraSettings {
+  readonly username: string;
+  readonly passwordFile: string;
+  readonly ca: string;
+}
+
+export interface S3Settings {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface ServiceSettings {
+  readonly cassandra: CassandraSettings;
+  readonly secure: SecureCassandraSettings;
+  readonly s3: S3Settings;
+}
+
+/** The names every setting needs; if any is missing the services are started instead. */
+export const REQUIRED_VARIABLES = [
+  'CASSETTE_TEST_CASSANDRA_HOST', 'CASSETTE_TEST_CASSANDRA_PORT', 'CASSETTE_TEST_CASSANDRA_DC',
+  'CASSETTE_TEST_SECURE_CASSANDRA_HOST', 'CASSETTE_TEST_SECURE_CASSANDRA_PORT', 'CASSETTE_TEST_SECURE_CASSANDRA_DC',
+  'CASSETTE_TEST_SECURE_CASSANDRA_USERNAME', 'CASSETTE_TEST_SECURE_CASSANDRA_PASSWORD_FILE', 'CASSETTE_TEST_SECURE_CASSANDRA_CA',
+  'CASSETTE_TEST_S3_ENDPOINT', 'CASSETTE_TEST_S3_BUCKET', 'CASSETTE_TEST_S3_REGION',
+  'CASSETTE_TEST_S3_ACCESS_KEY_ID', 'CASSETTE_TEST_S3_SECRET_ACCESS_KEY',
+] as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Settings from an environment, or undefined when any variable is missing. */
+export function settingsFromEnv(env: Env): ServiceSettings | undefined {
+  if (REQUIRED_VARIABLES.some((name) => !env[name])) return undefined;
+  const get = (name: (typeof REQUIRED_VARIABLES)[number]): string => env[name] as string;
+  return {
+    cassandra: {
+      host: get('CASSETTE_TEST_CASSANDRA_HOST'),
+      port: Number(get('CASSETTE_TEST_CASSANDRA_PORT')),
+      dc: get('CASSETTE_TEST_CASSANDRA_DC'),
+    },
+    secure: {
+      host: get('CASSETTE_TEST_SECURE_CASSANDRA_HOST'),
+      port: Number(get('CASSETTE_TEST_SECURE_CASSANDRA_PORT')),
+      dc: get('CASSETTE_TEST_SECURE_CASSANDRA_DC'),
+      username: get('CASSETTE_TEST_SECURE_CASSANDRA_USERNAME'),
+      passwordFile: get('CASSETTE_TEST_SECURE_CASSANDRA_PASSWORD_FILE'),
+      ca: get('CASSETTE_TEST_SECURE_CASSANDRA_CA'),
+    },
+    s3: {
+      endpoint: get('CASSETTE_TEST_S3_ENDPOINT'),
+      bucket: get('CASSETTE_TEST_S3_BUCKET'),
+      region: get('CASSETTE_TEST_S3_REGION'),
+      accessKeyId: get('CASSETTE_TEST_S3_ACCESS_KEY_ID'),
+      secretAccessKey: get('CASSETTE_TEST_S3_SECRET_ACCESS_KEY'),
+    },
+  };
+}

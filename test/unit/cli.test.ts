@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { CommanderError } from 'commander';
+import { buildProgram } from '../../src/cli/program.js';
+import { describeFailure } from '../../src/cli/exit.js';
+import { CassetteError, ExitCode } from '../../src/errors.js';
+
+const PLANNED = ['backup', 'list', 'restore', 'rekey', 'rotate', 'status', 'doctor', 'verify'];
+
+describe('cassette CLI skeleton', () => {
+  it('lists every planned subcommand in --help', () => {
+    const help = buildProgram('0.0.0-test').helpInformation();
+    for (const name of PLANNED) expect(help).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+  });
+
+  it.each(PLANNED)('`%s` says it is not built yet and maps to exit 2', async (name) => {
+    const program = buildProgram('0.0.0-test');
+    const err = await program.parseAsync([name], { from: 'user' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CassetteError);
+    const failure = describeFailure(err);
+    expect(failure.exitCode).toBe(ExitCode.usage);
+    expect(failure.lines[0]).toBe(`cassette: \`cassette ${name}\` is planned but not built yet`);
+  });
+
+  it('maps commander usage errors to exit 2 and help/version to 0', () => {
+    expect(describeFailure(new CommanderError(1, 'commander.unknownCommand', 'x')).exitCode).toBe(2);
+    expect(describeFailure(new CommanderError(0, 'commander.helpDisplayed', 'x')).exitCode).toBe(0);
+    expect(describeFailure(new CommanderError(0, 'commander.version', 'x')).exitCode).toBe(0);
+  });
+
+  it('treats anything that is not a CassetteError as an internal error (exit 1)', () => {
+    const failure = describeFailure(new TypeError('boom'));
+    expect(failure.exitCode).toBe(ExitCode.internal);
+    expect(failure.lines[0]).toContain('internal error');
+  });
+
+  it('prints a hint on its own line', () => {
+    const failure = describeFailure(new CassetteError('INVALID_INPUT', 'unknown keyspace "x"', { hint: 'check --keyspace' }));
+    expect(failure).toEqual({ exitCode: ExitCode.invalidInput, lines: ['cassette: unknown keyspace "x"', '  hint: check --keyspace'] });
+  });
+});

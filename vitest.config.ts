@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing outside the process; `integration` runs against the real
+// Cassandra and MinIO that test/support/global-setup.ts finds or starts (never mocks).
+export default defineConfig({
+  test: {
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // Two cores shared with Cassandra and MinIO: one integration file at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
