@@ -1,0 +1,35 @@
+/**
+ * The part of a CQL session that cassette uses, in our own terms (Kysely-style: the core declares
+ * only what it needs, so nothing outside src/cassandra/driver-*.ts imports cassandra-driver).
+ *
+ * Contract: `execute` runs one statement; with `prepare: true` it is prepared once and cached by the
+ * adapter. It rejects with the driver's error; callers in src/cassandra translate errors they can
+ * act on into CassetteErrors. Values come back decoded as described by DRIVER_ENCODING in
+ * value-codec.ts (bigint/varint as JS bigint, maps as Map, sets as Set).
+ */
+export interface QueryRow {
+  /** A column by name (as in the result metadata) or by position. */
+  get(column: string | number): unknown;
+  /** All values in select-list order. */
+  values(): unknown[];
+}
+
+export interface QueryResult {
+  readonly rows: readonly QueryRow[];
+  /** Opaque token for the next page, absent on the last page. */
+  readonly pageState?: string | undefined;
+}
+
+export interface QueryOptions {
+  readonly prepare?: boolean;
+  readonly fetchSize?: number;
+  readonly pageState?: string;
+  /** Consistency level as the driver's numeric code (types.consistencies). */
+  readonly consistency?: number;
+  /** Marks the statement safe to retry or speculatively execute. */
+  readonly isIdempotent?: boolean;
+}
+
+export interface CqlSession {
+  execute(cql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
+}
