@@ -8,6 +8,7 @@
  * makes a concurrent, possibly different creation fail loudly instead of being silently accepted.
  * `ifNotExists: true` is there for callers that want idempotent statements.
  */
+import { formatIdentifier, quoteString } from './identifiers.js';
 import type {
   ColumnSchema, IndexSchema, KeyspaceSchema, SchemaOptions, SchemaOptionValue, TableSchema, UserTypeSchema, ViewSchema,
 } from './schema-model.js';
@@ -76,13 +77,13 @@ export function renderKeyspaceCql(
     ...Object.entries(rest).sort(([a], [b]) => compareNames(a, b)),
   ];
   const replication = `{${entries.map(([k, v]) => `${quoteString(k)}: ${quoteString(v)}`).join(', ')}}`;
-  return `CREATE KEYSPACE ${ifNotExists(options)}${quoteIdentifier(keyspace.name)} WITH replication = ${replication}`
+  return `CREATE KEYSPACE ${ifNotExists(options)}${formatIdentifier(keyspace.name)} WITH replication = ${replication}`
     + ` AND durable_writes = ${String(keyspace.durableWrites)}`;
 }
 
 /** `CREATE TYPE` with the fields in declaration order. */
 export function renderTypeCql(keyspace: string, type: UserTypeSchema, options: RenderObjectOptions = {}): string {
-  const fields = type.fields.map((f) => `    ${quoteIdentifier(f.name)} ${f.type}`);
+  const fields = type.fields.map((f) => `    ${formatIdentifier(f.name)} ${f.type}`);
   return `CREATE TYPE ${ifNotExists(options)}${qualified(keyspace, type.name)} (\n${fields.join(',\n')}\n)`;
 }
 
@@ -96,7 +97,7 @@ export function renderTableCql(
   options: RenderObjectOptions = {},
 ): string {
   const columns = orderColumns(table.columns).map(
-    (c) => `    ${quoteIdentifier(c.name)} ${c.type}${c.kind === 'static' ? ' static' : ''}`,
+    (c) => `    ${formatIdentifier(c.name)} ${c.type}${c.kind === 'static' ? ' static' : ''}`,
   );
   const body = [...columns, `    ${primaryKey(table)}`].join(',\n');
   return `CREATE TABLE ${ifNotExists(options)}${qualified(keyspace, table.name)} (\n${body}\n)${withClause(table, table.options)}`;
@@ -109,7 +110,7 @@ export function renderTableCql(
  * SASI), with every stored option except `class_name` and `target`.
  */
 export function renderIndexCql(keyspace: string, index: Omit<IndexSchema, 'cql'>, options: RenderObjectOptions = {}): string {
-  const on = `${quoteIdentifier(index.name)} ON ${qualified(keyspace, index.table)} (${index.options['target'] ?? ''})`;
+  const on = `${formatIdentifier(index.name)} ON ${qualified(keyspace, index.table)} (${index.options['target'] ?? ''})`;
   switch (index.kind) {
     case 'KEYS':
     case 'COMPOSITES':
@@ -132,7 +133,7 @@ export function renderIndexCql(keyspace: string, index: Omit<IndexSchema, 'cql'>
  * (see {@link escapeWhereClauseLiterals}).
  */
 export function renderViewCql(keyspace: string, view: Omit<ViewSchema, 'cql'>, options: RenderObjectOptions = {}): string {
-  const selected = view.includeAllColumns ? '*' : orderColumns(view.columns).map((c) => quoteIdentifier(c.name)).join(', ');
+  const selected = view.includeAllColumns ? '*' : orderColumns(view.columns).map((c) => formatIdentifier(c.name)).join(', ');
   return `CREATE MATERIALIZED VIEW ${ifNotExists(options)}${qualified(keyspace, view.name)} AS\n`
     + `    SELECT ${selected}\n`
     + `    FROM ${qualified(keyspace, view.baseTable)}\n`
@@ -169,7 +170,7 @@ function withClause(keyed: { readonly columns: readonly ColumnSchema[] }, option
   const clustering = clusteringColumns(keyed);
   const parts = [
     ...(clustering.length === 0 ? [] : [
-      `CLUSTERING ORDER BY (${clustering.map((c) => `${quoteIdentifier(c.name)} ${(c.order ?? 'asc').toUpperCase()}`).join(', ')})`,
+      `CLUSTERING ORDER BY (${clustering.map((c) => `${formatIdentifier(c.name)} ${(c.order ?? 'asc').toUpperCase()}`).join(', ')})`,
     ]),
     ...renderOptions(options),
   ];
@@ -177,8 +178,8 @@ function withClause(keyed: { readonly columns: readonly ColumnSchema[] }, option
 }
 
 function primaryKey(keyed: { readonly columns: readonly ColumnSchema[] }): string {
-  const partition = partitionKeyColumns(keyed).map((c) => quoteIdentifier(c.name));
-  const clustering = clusteringColumns(keyed).map((c) => quoteIdentifier(c.name));
+  const partition = partitionKeyColumns(keyed).map((c) => formatIdentifier(c.name));
+  const clustering = clusteringColumns(keyed).map((c) => formatIdentifier(c.name));
   const partitionPart = partition.length === 1 ? (partition[0] ?? '') : `(${partition.join(', ')})`;
   return `PRIMARY KEY (${[partitionPart, ...clustering].join(', ')})`;
 }
@@ -188,7 +189,7 @@ function ifNotExists(options: RenderObjectOptions): string {
 }
 
 function qualified(keyspace: string, name: string): string {
-  return `${quoteIdentifier(keyspace)}.${quoteIdentifier(name)}`;
+  return `${formatIdentifier(keyspace)}.${formatIdentifier(name)}`;
 }
 
 /** A CQL map literal with string keys and values, keys sorted. */
@@ -197,33 +198,6 @@ function mapLiteral(map: Readonly<Record<string, string>>): string {
   return `{${entries.map(([k, v]) => `${quoteString(k)}: ${quoteString(v)}`).join(', ')}}`;
 }
 
-/**
- * Reserved words that must be quoted to be identifiers: Cassandra 5.0's reserved_keywords.txt plus
- * words reserved in 4.x or trunk (DEFAULT, MBEAN(S), REPLACE, UNSET, CHECK, CONSTRAINT, LENGTH).
- * Quoting a word needlessly is always valid CQL, so the union is safe for any target version.
- */
-const RESERVED_WORDS: ReadonlySet<string> = new Set(
-  ('ADD ALLOW ALTER AND APPLY ASC AUTHORIZE BATCH BEGIN BY CHECK COLUMNFAMILY CONSTRAINT CREATE DEFAULT '
-    + 'DELETE DESC DESCRIBE DROP ENTRIES EXECUTE FROM FULL GRANT IF IN INDEX INFINITY INSERT INTO IS '
-    + 'KEYSPACE LENGTH LIMIT MATERIALIZED MBEAN MBEANS MODIFY NAN NORECURSIVE NOT NULL OF ON OR ORDER '
-    + 'PRIMARY RENAME REPLACE REVOKE SCHEMA SELECT SET TABLE TO TOKEN TRUNCATE UNLOGGED UNSET UPDATE USE '
-    + 'USING VIEW WHERE WITH').split(' '),
-);
-
-/**
- * A keyspace, table, column, type, field or index name as CQL: bare when it is lowercase letters,
- * digits and underscores starting with a letter and not a reserved word, otherwise in double
- * quotes with `"` doubled. The inverse of how Cassandra reads identifiers.
- */
-export function quoteIdentifier(name: string): string {
-  if (/^[a-z][a-z0-9_]*$/.test(name) && !RESERVED_WORDS.has(name.toUpperCase())) return name;
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** A CQL string literal: single quotes, `'` doubled. */
-export function quoteString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
 /**
  * Cassandra 5.0 stores a view's WHERE clause with string literals unescaped (`pk = 'it's'`), so the

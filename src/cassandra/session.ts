@@ -5,7 +5,8 @@
  * Contract: `execute` runs one statement; with `prepare: true` it is prepared once and cached by the
  * adapter. It rejects with the driver's error; callers in src/cassandra translate errors they can
  * act on into CassetteErrors. Values come back decoded as described by DRIVER_ENCODING in
- * value-codec.ts (bigint/varint as JS bigint, maps as Map, sets as Set).
+ * value-codec.ts (bigint/varint/counter as JS bigint, maps as CqlMap — a Map subclass that keeps
+ * every entry in wire order —, sets and lists as arrays).
  */
 export interface QueryRow {
   /** A column by name (as in the result metadata) or by position. */
@@ -28,6 +29,11 @@ export interface QueryOptions {
   readonly consistency?: number;
   /** Marks the statement safe to retry or speculatively execute. */
   readonly isIdempotent?: boolean;
+  /**
+   * Driver routing hints made by ring.ts (`{ keyspace, routingKey }` or a pinned `{ host }`),
+   * opaque here and passed through to the driver unchanged.
+   */
+  readonly routing?: object;
 }
 
 export interface CqlSession {

@@ -1,5 +1,6 @@
 /**
- * Process entry point: the only module that touches process.argv, stdout/stderr and exit codes.
+ * Process entry point: the only module that touches process.argv, stdout/stderr, signals and exit
+ * codes.
  */
 import { readFileSync } from 'node:fs';
 import { buildProgram } from './program.js';
@@ -11,13 +12,38 @@ function packageVersion(): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The SDK is pinned (docs/decisions/0002); its warning about future versions is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`cassette: ${name} received; stopping after abandoning ranges in flight (again to quit at once)\n`);
+      controller.abort(new Error(`interrupted by ${name}`));
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    await buildProgram(packageVersion()).parseAsync([...argv], { from: 'user' });
+    const program = buildProgram({
+      version: packageVersion(),
+      env: process.env,
+      argv,
+      signal: controller.signal,
+      stdout: (text) => process.stdout.write(text),
+    });
+    await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
     const failure = describeFailure(err);
     for (const line of failure.lines) process.stderr.write(`${line}\n`);
     return failure.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -1,19 +1,34 @@
 /**
  * commander wiring: flags and subcommands only. Each subcommand's work lives in src/commands as a
- * plain function; this file parses, calls it and hands failures back to main.ts.
+ * plain function; the actions here resolve flags, build the real dependencies (compose.ts), call
+ * it, and print its report. Failures propagate to main.ts, which maps them to exit codes.
  */
 import { Command } from 'commander';
 import { notImplemented } from '../errors.js';
 import { PLANNED_COMMANDS } from '../commands/planned.js';
+import { registerBackup, registerList } from './backup-commands.js';
 
-/** Builds the `cassette` program. `version` comes from package.json via the caller. */
-export function buildProgram(version: string): Command {
+/** What the program needs from its process; main.ts passes the real one, tests their own. */
+export interface ProgramContext {
+  readonly version: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The user's arguments, for building resume hints. */
+  readonly argv: readonly string[];
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+  readonly stdout: (text: string) => void;
+}
+
+/** Builds the `cassette` program. */
+export function buildProgram(context: ProgramContext): Command {
   const program = new Command('cassette')
     .description('Token-range backups, offline key rotation and faithful restores for Apache Cassandra')
-    .version(version)
+    .version(context.version)
     .exitOverride()
     .showHelpAfterError('(run `cassette --help` for usage)');
 
+  registerBackup(program, context);
+  registerList(program, context);
   for (const planned of PLANNED_COMMANDS) {
     program
       .command(planned.name)

@@ -10,8 +10,6 @@ export interface PlannedCommand {
 }
 
 export const PLANNED_COMMANDS: readonly PlannedCommand[] = Object.freeze([
-  { name: 'backup', summary: 'export tables by token range into a backup repository' },
-  { name: 'list', summary: 'list the backups in a repository' },
   { name: 'restore', summary: 'load a backup into a cluster with preserved TTL and WRITETIME' },
   { name: 'rekey', summary: 're-encrypt columns of a backup under a new key, offline, into a new backup' },
   { name: 'rotate', summary: 'backup, rekey and guarded write-back in one run' },

@@ -1,7 +1,8 @@
+import { formatIdentifier, quoteString } from '../../src/cassandra/identifiers.js';
 import { describe, expect, it } from 'vitest';
 import { CassetteError } from '../../src/errors.js';
 import {
-  escapeWhereClauseLiterals, quoteIdentifier, quoteString, renameKeyspace, renderIndexCql, renderSchemaCql,
+  escapeWhereClauseLiterals, renameKeyspace, renderIndexCql, renderSchemaCql,
   renderTableCql, renderViewCql,
 } from '../../src/cassandra/schema-cql.js';
 import {
@@ -60,21 +61,21 @@ const schema: KeyspaceSchema = {
   views: [views],
 };
 
-describe('quoteIdentifier', () => {
+describe('formatIdentifier', () => {
   it('leaves lowercase alphanumeric names that are not reserved bare', () => {
-    expect(['users', 'a1', 'user_id', 'key', 'ttl', 'type', 'values'].map(quoteIdentifier))
+    expect(['users', 'a1', 'user_id', 'key', 'ttl', 'type', 'values'].map(formatIdentifier))
       .toEqual(['users', 'a1', 'user_id', 'key', 'ttl', 'type', 'values']);
   });
 
   it('quotes case, leading digits or underscores, spaces, reserved words, and doubles quotes', () => {
-    expect(quoteIdentifier('Users')).toBe('"Users"');
-    expect(quoteIdentifier('1st')).toBe('"1st"');
-    expect(quoteIdentifier('_x')).toBe('"_x"');
-    expect(quoteIdentifier('a b')).toBe('"a b"');
-    expect(quoteIdentifier('select')).toBe('"select"');
-    expect(quoteIdentifier('materialized')).toBe('"materialized"');
-    expect(quoteIdentifier('say "hi"')).toBe('"say ""hi"""');
-    expect(quoteIdentifier('')).toBe('""');
+    expect(formatIdentifier('Users')).toBe('"Users"');
+    expect(formatIdentifier('1st')).toBe('"1st"');
+    expect(formatIdentifier('_x')).toBe('"_x"');
+    expect(formatIdentifier('a b')).toBe('"a b"');
+    expect(formatIdentifier('select')).toBe('"select"');
+    expect(formatIdentifier('materialized')).toBe('"materialized"');
+    expect(formatIdentifier('say "hi"')).toBe('"say ""hi"""');
+    expect(formatIdentifier('')).toBe('""');
   });
 
   it('quotes strings with doubled single quotes', () => {

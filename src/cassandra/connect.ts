@@ -1,0 +1,148 @@
+/**
+ * The cassandra-driver adapter: builds and connects a Client from ConnectionOptions and exposes it
+ * as the CqlSession port. Connection failures become CLUSTER_UNAVAILABLE with a hint; nothing
+ * here logs secrets.
+ */
+import { readFileSync } from 'node:fs';
+import cassandra from 'cassandra-driver';
+import { CassetteError } from '../errors.js';
+import type { ConnectionOptions } from './connection-options.js';
+import type { CqlSession, QueryOptions, QueryResult } from './session.js';
+import { installNullListElementFix } from './driver-list-decoding.js';
+import { DRIVER_ENCODING } from './value-codec.js';
+
+/** A connected cluster: the session port plus the driver client for metadata-level adapters. */
+export interface Connection {
+  readonly session: CqlSession;
+  readonly client: cassandra.Client;
+  /** The consistency level's driver code. */
+  readonly consistency: number;
+  readonly dc: string;
+  close(): Promise<void>;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CassetteError('INVALID_INPUT', `cannot read the ${what} file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Driver code for a consistency name; INVALID_INPUT for unknown names. */
+export function consistencyCode(name: string): number {
+  const code = (cassandra.types.consistencies as unknown as Record<string, number | undefined>)[toDriverName(name)];
+  if (code === undefined) {
+    throw new CassetteError('INVALID_INPUT', `unknown consistency level "${name}"`, {
+      hint: 'use one of ONE, LOCAL_ONE, QUORUM, LOCAL_QUORUM, EACH_QUORUM, ALL',
+    });
+  }
+  return code;
+}
+
+function toDriverName(name: string): string {
+  // types.consistencies uses camelCase: localQuorum, eachQuorum, localOne …
+  return name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function baseOptions(options: ConnectionOptions): cassandra.ClientOptions {
+  const client: cassandra.ClientOptions = {
+    contactPoints: options.hosts.map((h) => (h.includes(':') && !h.startsWith('[') ? h : `${h}:${options.port}`)),
+    protocolOptions: { port: options.port },
+    socketOptions: { connectTimeout: Math.min(options.requestTimeoutMs, 10_000), readTimeout: options.requestTimeoutMs },
+    encoding: DRIVER_ENCODING,
+    queryOptions: { consistency: consistencyCode(options.consistency), prepare: true },
+  };
+  if (options.username !== undefined) {
+    if (options.password === undefined) {
+      throw new CassetteError('INVALID_INPUT', `--username ${options.username} needs a password`, {
+        hint: 'set CASSETTE_PASSWORD or pass --password-file <file>',
+      });
+    }
+    client.authProvider = new cassandra.auth.PlainTextAuthProvider(options.username, options.password);
+  }
+  if (options.tls !== undefined) {
+    const tls = options.tls;
+    client.sslOptions = {
+      ...(tls.caFile === undefined ? {} : { ca: [readPem(tls.caFile, '--tls-ca')] }),
+      ...(tls.certFile === undefined ? {} : { cert: readPem(tls.certFile, '--tls-cert') }),
+      ...(tls.keyFile === undefined ? {} : { key: readPem(tls.keyFile, '--tls-key') }),
+      rejectUnauthorized: !tls.insecure,
+      ...(tls.insecure ? { checkServerIdentity: () => undefined } : {}),
+    };
+  }
+  return client;
+}
+
+/** Translates a driver connection failure into one actionable line. */
+export function clusterUnavailable(options: ConnectionOptions, err: unknown): CassetteError {
+  const where = options.hosts.map((h) => (h.includes(':') ? h : `${h}:${options.port}`)).join(', ');
+  const detail = describeDriverError(err);
+  let hint = 'check --hosts and --port, that the cluster is up, and that this machine can reach it';
+  if (/authenticat|credentials|password/i.test(detail)) hint = 'check --username and the password (CASSETTE_PASSWORD or --password-file)';
+  else if (/ssl|tls|certificate|EPROTO|socket hang up|disconnected/i.test(detail)) hint = 'check the TLS settings: --tls, --tls-ca, --tls-cert/--tls-key (does the cluster require TLS?)';
+  return new CassetteError('CLUSTER_UNAVAILABLE', `cannot connect to Cassandra at ${where}: ${detail}`, { hint, cause: err });
+}
+
+function describeDriverError(err: unknown): string {
+  if (err instanceof cassandra.errors.NoHostAvailableError) {
+    const inner = Object.values(err.innerErrors as Record<string, Error>)[0];
+    return inner ? inner.message.split('\n')[0] ?? inner.message : 'no host available';
+  }
+  return err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+}
+
+/** Asks the first reachable contact point which datacenter it is in. */
+async function discoverDc(options: ConnectionOptions): Promise<string> {
+  const probe = new cassandra.Client({
+    ...baseOptions(options),
+    policies: { loadBalancing: new cassandra.policies.loadBalancing.RoundRobinPolicy() },
+    pooling: { warmup: false },
+  });
+  try {
+    await probe.connect();
+    const row = (await probe.execute('SELECT data_center FROM system.local')).first();
+    return row.get('data_center') as string;
+  } finally {
+    await probe.shutdown().catch(() => undefined);
+  }
+}
+
+class DriverSession implements CqlSession {
+  readonly #client: cassandra.Client;
+  constructor(client: cassandra.Client) {
+    this.#client = client;
+  }
+
+  async execute(cql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult> {
+    const { routing, ...rest } = options;
+    const rs = await this.#client.execute(cql, [...params], { prepare: true, ...rest, ...routing } as cassandra.QueryOptions);
+    return { rows: rs.rows, pageState: rs.pageState ?? undefined };
+  }
+}
+
+/** Connects; throws CLUSTER_UNAVAILABLE (exit 4) when the cluster cannot be reached or refuses us. */
+export async function connect(options: ConnectionOptions): Promise<Connection> {
+  // Before any read: the driver misdecodes lists with null elements (see driver-list-decoding.ts).
+  installNullListElementFix();
+  let dc = options.dc;
+  const base = baseOptions(options);
+  let client: cassandra.Client | undefined;
+  try {
+    dc ??= await discoverDc(options);
+    client = new cassandra.Client({ ...base, localDataCenter: dc });
+    await client.connect();
+  } catch (err) {
+    await client?.shutdown().catch(() => undefined);
+    if (err instanceof CassetteError) throw err;
+    throw clusterUnavailable(options, err);
+  }
+  const connected = client;
+  return {
+    session: new DriverSession(connected),
+    client: connected,
+    consistency: consistencyCode(options.consistency),
+    dc,
+    close: () => connected.shutdown(),
+  };
+}

@@ -1,0 +1,108 @@
+/** commander wiring of `cassette backup` and `cassette list`. */
+import type { Command } from 'commander';
+import { runBackup, type BackupReport } from '../commands/backup.js';
+import { formatBytes, formatList, runList } from '../commands/list.js';
+import { silentProgress } from '../commands/progress.js';
+import { CassetteError } from '../errors.js';
+import { connectCluster, openRepository } from './compose.js';
+import type { ProgramContext } from './program.js';
+import { progressForStderr } from './progress-reporter.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository } from './shared-flags.js';
+
+/** "64MiB", "512k", "1048576" → bytes. */
+export function parseByteSize(value: string, flag: string): number {
+  const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(value.trim());
+  if (m === null) throw new CassetteError('USAGE', `${flag} must be a size like 67108864, 64MiB or 512KiB, not "${value}"`);
+  const factor = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const bytes = Number(m[1]) * factor;
+  if (bytes < 64 * 1024) throw new CassetteError('USAGE', `${flag} must be at least 64KiB`);
+  return bytes;
+}
+
+/** The user's command line with `--resume <id>` replacing any earlier resume flag. */
+export function resumeCommand(argv: readonly string[], backupId: string): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--resume') { i++; continue; }
+    if (arg.startsWith('--resume=')) continue;
+    kept.push(/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+  }
+  return `cassette ${[...kept, '--resume', backupId].join(' ')}`;
+}
+
+function formatBackupReport(r: BackupReport): string {
+  const lines = [
+    `backup ${r.backupId} complete: keyspace ${r.keyspace}, ${r.tables.length} tables, ${r.ranges} ranges, ${r.chunks} chunks, ` +
+      `${r.rows.toLocaleString('en-US')} rows, ${formatBytes(r.bytes)} in ${r.repository}`,
+    `this run: ${r.rowsThisRun.toLocaleString('en-US')} rows in ${(r.durationMs / 1000).toFixed(1)} s (${r.rowsPerSecond.toLocaleString('en-US')} rows/s)` +
+      (r.resumed ? ', resumed' : ''),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerBackup(program: Command, context: ProgramContext): void {
+  const command = program
+    .command('backup')
+    .description('export a keyspace\'s tables by token range into a backup repository')
+    .option('--keyspace <name>', 'keyspace to back up')
+    .option('--tables <list>', 'comma-separated tables (default: every table of the keyspace)')
+    .option('--resume <backup-id>', 'finish an interrupted backup: read only the ranges it has not finished')
+    .option('--splits <n>', 'token ranges per table (default: from the ring size, nodes and --parallel)')
+    .option('--parallel <n>', 'token ranges read at once', '4')
+    .option('--fetch-size <n>', 'rows per page', '2000')
+    .option('--max-chunk-bytes <size>', 'roll to a new chunk file once it holds this much NDJSON (uncompressed)', '64MiB')
+    .option('--gzip-level <n>', 'gzip level 1 (fast) to 9 (small)', '1')
+    .option('--json', 'print one JSON report on stdout at the end');
+  addConnectionFlags(command);
+  addRepositoryFlags(command);
+  command.action(async (flags: Record<string, string | boolean | undefined>) => {
+    const str = (name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+    const connection = resolveConnection(flags, context.env);
+    const store = openRepository(resolveRepository(flags, context.env));
+    const tables = str('tables')?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const request = {
+      ...(str('keyspace') === undefined ? {} : { keyspace: str('keyspace') as string }),
+      ...(tables === undefined ? {} : { tables }),
+      ...(str('resume') === undefined ? {} : { resume: str('resume') as string }),
+      ...(str('splits') === undefined ? {} : { splits: positiveInt(str('splits'), '--splits', 0, { max: 100_000 }) }),
+      parallel: positiveInt(str('parallel'), '--parallel', 4, { max: 256 }),
+      fetchSize: positiveInt(str('fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
+      gzipLevel: positiveInt(str('gzipLevel'), '--gzip-level', 1, { min: 1, max: 9 }),
+      maxChunkBytes: parseByteSize(str('maxChunkBytes') ?? '64MiB', '--max-chunk-bytes'),
+      consistency: connection.consistency,
+    };
+    if (request.keyspace === undefined && request.resume === undefined) {
+      throw new CassetteError('USAGE', 'backup needs --keyspace <name> (or --resume <backup-id>)');
+    }
+    const json = flags.json === true;
+    const cluster = await connectCluster(connection);
+    try {
+      const report = await runBackup(request, {
+        store,
+        cluster,
+        progress: json ? silentProgress : progressForStderr(),
+        signal: context.signal,
+        now: Date.now,
+        toolVersion: context.version,
+        resumeHint: (id) => resumeCommand(context.argv, id),
+      });
+      context.stdout(json ? `${JSON.stringify(report)}\n` : formatBackupReport(report));
+    } finally {
+      await cluster.close();
+    }
+  });
+}
+
+export function registerList(program: Command, context: ProgramContext): void {
+  const command = program
+    .command('list')
+    .description('list the backups in a repository: id, created, status, tables, rows, bytes')
+    .option('--json', 'print the list as JSON');
+  addRepositoryFlags(command);
+  command.action(async (flags: Record<string, string | boolean | undefined>) => {
+    const store = openRepository(resolveRepository(flags, context.env));
+    const report = await runList({ store });
+    context.stdout(flags.json === true ? `${JSON.stringify(report)}\n` : formatList(report));
+  });
+}

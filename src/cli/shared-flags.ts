@@ -1,0 +1,121 @@
+/**
+ * Flags every command shares — connection and repository — and their resolution into plain
+ * option objects: flags > environment > defaults. Secrets never come from flags: the password is
+ * read from CASSETTE_PASSWORD or the file named by --password-file.
+ */
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { ConnectionOptions } from '../cassandra/connection-options.js';
+import { CassetteError } from '../errors.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Adds the connection flags (same names in every command). */
+export function addConnectionFlags(command: Command): Command {
+  return command
+    .option('--hosts <list>', 'comma-separated contact points, host or host:port [env CASSETTE_HOSTS]', undefined)
+    .option('--port <n>', 'native protocol port [env CASSETTE_PORT]', undefined)
+    .option('--dc <name>', 'local datacenter; discovered from the first contact point when omitted [env CASSETTE_DC]')
+    .option('--username <name>', 'user for PasswordAuthenticator; password from CASSETTE_PASSWORD or --password-file [env CASSETTE_USERNAME]')
+    .option('--password-file <file>', 'file whose first line is the password')
+    .option('--tls', 'connect with TLS')
+    .option('--tls-ca <file>', 'PEM file of the CA that signed the server certificate (implies --tls)')
+    .option('--tls-cert <file>', 'PEM client certificate, for client authentication (implies --tls)')
+    .option('--tls-key <file>', 'PEM client private key (implies --tls)')
+    .option('--tls-insecure', 'do not verify the server certificate (testing only; implies --tls)')
+    .addOption(new Option('--consistency <level>', 'consistency level [env CASSETTE_CONSISTENCY]').default(undefined, 'LOCAL_QUORUM'))
+    .option('--request-timeout <ms>', 'per-request timeout in milliseconds', '30000');
+}
+
+/** Adds the repository flags. */
+export function addRepositoryFlags(command: Command): Command {
+  return command
+    .option('--repo <url>', 'backup repository: s3://bucket/prefix, a directory, or file:///path [env CASSETTE_REPO, default ./cassette-repo]')
+    .option('--s3-endpoint <url>', 'S3 endpoint for MinIO and other S3-compatible stores [env CASSETTE_S3_ENDPOINT]')
+    .option('--s3-region <region>', 'S3 region [env AWS_REGION, default us-east-1]')
+    .option('--no-s3-path-style', 'use virtual-hosted-style S3 URLs (default: path-style when --s3-endpoint is given)');
+}
+
+/** Parses a positive integer flag, naming the flag when it is not one. */
+export function positiveInt(value: string | undefined, flag: string, fallback: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new CassetteError('USAGE', `${flag} must be an integer between ${min} and ${max}, not "${value}"`);
+  }
+  return n;
+}
+
+interface ConnectionFlags {
+  hosts?: string; port?: string; dc?: string; username?: string; passwordFile?: string;
+  tls?: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string; tlsInsecure?: boolean;
+  consistency?: string; requestTimeout?: string;
+}
+
+function readPassword(flags: ConnectionFlags, env: Env): string | undefined {
+  if (flags.passwordFile !== undefined) {
+    try {
+      const first = readFileSync(flags.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '';
+      if (first === '') throw new Error('the file is empty');
+      return first;
+    } catch (err) {
+      throw new CassetteError('INVALID_INPUT', `cannot read the password file ${flags.passwordFile}: ${(err as Error).message}`);
+    }
+  }
+  return env.CASSETTE_PASSWORD === undefined || env.CASSETTE_PASSWORD === '' ? undefined : env.CASSETTE_PASSWORD;
+}
+
+/** Resolves the connection flags into ConnectionOptions. */
+export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionOptions {
+  const hosts = (flags.hosts ?? env.CASSETTE_HOSTS ?? '127.0.0.1').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (hosts.length === 0) throw new CassetteError('USAGE', '--hosts names no host');
+  const username = flags.username ?? env.CASSETTE_USERNAME;
+  const password = readPassword(flags, env);
+  const dc = flags.dc ?? env.CASSETTE_DC;
+  const useTls = flags.tls === true || flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined || flags.tlsInsecure === true;
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw new CassetteError('USAGE', '--tls-cert and --tls-key go together');
+  }
+  return {
+    hosts,
+    port: positiveInt(flags.port ?? env.CASSETTE_PORT, '--port', 9042, { max: 65535 }),
+    ...(dc === undefined || dc === '' ? {} : { dc }),
+    ...(username === undefined || username === '' ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+    ...(useTls
+      ? {
+          tls: {
+            insecure: flags.tlsInsecure === true,
+            ...(flags.tlsCa === undefined ? {} : { caFile: flags.tlsCa }),
+            ...(flags.tlsCert === undefined ? {} : { certFile: flags.tlsCert }),
+            ...(flags.tlsKey === undefined ? {} : { keyFile: flags.tlsKey }),
+          },
+        }
+      : {}),
+    consistency: (flags.consistency ?? env.CASSETTE_CONSISTENCY ?? 'LOCAL_QUORUM').toUpperCase(),
+    requestTimeoutMs: positiveInt(flags.requestTimeout, '--request-timeout', 30_000, { min: 100 }),
+  };
+}
+
+interface RepositoryFlags {
+  repo?: string; s3Endpoint?: string; s3Region?: string; s3PathStyle?: boolean;
+}
+
+/** Repository location and S3 settings; credentials come from the AWS default chain. */
+export interface RepositoryLocation {
+  readonly url: string;
+  readonly s3Endpoint?: string;
+  readonly s3Region?: string;
+  readonly s3ForcePathStyle?: boolean;
+}
+
+export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryLocation {
+  const endpoint = flags.s3Endpoint ?? env.CASSETTE_S3_ENDPOINT;
+  const region = flags.s3Region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  return {
+    url: flags.repo ?? env.CASSETTE_REPO ?? './cassette-repo',
+    ...(endpoint === undefined || endpoint === '' ? {} : { s3Endpoint: endpoint }),
+    s3Region: region === undefined || region === '' ? 'us-east-1' : region,
+    ...(flags.s3PathStyle === false ? { s3ForcePathStyle: false } : {}),
+  };
+}

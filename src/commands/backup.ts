@@ -1,0 +1,271 @@
+/**
+ * `cassette backup`: export a keyspace's tables by token range into a backup repository
+ * (docs/format.md). A plain function with injected dependencies; the CLI wires the real ones.
+ *
+ * Order of writes: nothing is written until the keyspace, tables, partitioner and ring have been
+ * checked; then backup.json and schema.cql; then chunks and, per range, its marker; manifest.json
+ * last. `resume` redoes only ranges without a marker.
+ */
+import { CassetteError } from '../errors.js';
+import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema } from '../cassandra/schema.js';
+import { renderSchemaCql } from '../cassandra/schema-cql.js';
+import { requireMurmur3 } from '../cassandra/ring.js';
+import type { CqlSession } from '../cassandra/session.js';
+import { tableReaderFor } from '../cassandra/table-reader.js';
+import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/token-ranges.js';
+import { newBackupId } from '../manifest/backup-id.js';
+import { FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker } from '../manifest/format.js';
+import { backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
+import { readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
+import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
+import { forEachBounded } from '../pipeline/retry.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { ProgressSink } from './progress.js';
+
+export interface BackupRequest {
+  /** Required for a new backup; when resuming it must match the backup's keyspace if given. */
+  readonly keyspace?: string;
+  readonly tables?: readonly string[];
+  readonly resume?: string;
+  readonly splits?: number;
+  readonly parallel: number;
+  readonly fetchSize: number;
+  readonly gzipLevel: number;
+  readonly maxChunkBytes: number;
+  readonly consistency: string;
+  readonly attempts?: number;
+  readonly retryBaseDelayMs?: number;
+  /** More tokens at which ranges must start or end, beyond the ring's (tests pin range edges with it). */
+  readonly extraBoundaries?: readonly bigint[];
+}
+
+/** What backup needs from the cluster, beyond plain queries. */
+export interface BackupCluster {
+  readonly session: CqlSession;
+  /** Driver code of the read consistency. */
+  readonly consistency: number;
+  readonly name: string;
+  readonly partitioner: string;
+  readonly releaseVersion: string;
+  readonly nodes: number;
+  /** Every token of the ring, all datacenters. */
+  ringTokens(): readonly bigint[];
+  /** Driver routing hints that send reads of `range` of `keyspace` to one of its replicas. */
+  routingFor(keyspace: string, range: TokenRange): object | undefined;
+}
+
+export interface BackupDeps {
+  readonly store: BlobStore;
+  readonly cluster: BackupCluster;
+  readonly progress: ProgressSink;
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  readonly toolVersion: string;
+  /** The command line that resumes `backupId`, for messages. */
+  readonly resumeHint: (backupId: string) => string;
+}
+
+export interface TableReport {
+  readonly name: string;
+  readonly ranges: number;
+  readonly rangesSkipped: number;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+export interface BackupReport {
+  readonly backupId: string;
+  readonly repository: string;
+  readonly keyspace: string;
+  readonly resumed: boolean;
+  readonly tables: readonly TableReport[];
+  readonly ranges: number;
+  readonly chunks: number;
+  /** Totals of the whole backup. */
+  readonly rows: number;
+  readonly bytes: number;
+  /** Rows read by this run, and its duration and rate. */
+  readonly rowsThisRun: number;
+  readonly durationMs: number;
+  readonly rowsPerSecond: number;
+}
+
+async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
+  if (request.keyspace === undefined) throw new CassetteError('USAGE', 'backup needs --keyspace (or --resume <backup-id>)');
+  const { cluster } = deps;
+  requireMurmur3(cluster.partitioner);
+  const schema = await captureKeyspace(cluster.session, request.keyspace);
+  const tables = resolveTables(schema, request.tables);
+  const count = request.splits ?? defaultSplitCount({ nodes: cluster.nodes, parallel: request.parallel, ringTokens: cluster.ringTokens().length });
+  const ranges = splitRing([...cluster.ringTokens(), ...(request.extraBoundaries ?? [])], count).map((r, index) => ({ index, start: formatToken(r.start), end: formatToken(r.end) }));
+  const createdAt = deps.now();
+  const header: BackupHeader = {
+    formatVersion: FORMAT_VERSION,
+    kind: 'cassette-backup',
+    backupId: newBackupId(createdAt),
+    createdAt: new Date(createdAt).toISOString(),
+    tool: { name: 'cassette', version: deps.toolVersion },
+    cluster: { name: cluster.name, partitioner: cluster.partitioner, releaseVersion: cluster.releaseVersion },
+    keyspace: schema as unknown as BackupHeader['keyspace'],
+    schemaFingerprint: schemaFingerprint(schema),
+    options: { compression: 'gzip', gzipLevel: request.gzipLevel, maxChunkBytes: request.maxChunkBytes, consistency: request.consistency },
+    tables: tables.map((t) => ({ name: t.name, ranges })),
+  };
+  deps.signal.throwIfAborted();
+  // The first writes: from here on, the backup exists (incomplete) and can be resumed.
+  await writeDocument(deps.store, backupHeaderKey(header.backupId), header);
+  await deps.store.put(schemaCqlKey(header.backupId), `${renderSchemaCql(schema).join(';\n\n')};\n`, { ifAbsent: true });
+  return { header, schema };
+}
+
+async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps): Promise<BackupHeader> {
+  const header = await readHeader(deps.store, backupId);
+  if (header === undefined) {
+    throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${deps.store.description}`, {
+      hint: 'run `cassette list` with the same --repo to see the backups there',
+    });
+  }
+  if (request.keyspace !== undefined && request.keyspace !== header.keyspace.name) {
+    throw new CassetteError('USAGE', `backup ${backupId} is of keyspace ${header.keyspace.name}, not ${request.keyspace}`);
+  }
+  const current = await captureKeyspace(deps.cluster.session, header.keyspace.name);
+  if (schemaFingerprint(current) !== header.schemaFingerprint) {
+    throw new CassetteError('INVALID_INPUT', `the schema of keyspace ${header.keyspace.name} changed since backup ${backupId} started; it cannot be resumed`, {
+      hint: 'start a new backup',
+    });
+  }
+  return header;
+}
+
+function toRange(r: { start: string; end: string }, backupId: string): TokenRange {
+  const start = parseToken(r.start);
+  const end = parseToken(r.end);
+  if (start === undefined || end === undefined) {
+    throw new CassetteError('BACKUP_INVALID', `backup ${backupId} plans an invalid token range (${r.start}, ${r.end}]`, { hint: 'backup.json is damaged; start a new backup' });
+  }
+  return { start, end };
+}
+
+/** Runs a backup, or finishes an interrupted one; resolves with the report once manifest.json is written. */
+export async function runBackup(request: BackupRequest, deps: BackupDeps): Promise<BackupReport> {
+  const startedAt = deps.now();
+  const header = request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
+  const { backupId } = header;
+  const keyspace = header.keyspace.name;
+
+  const existing = request.resume === undefined ? undefined : await readManifest(deps.store, backupId);
+  const markers = new Map<string, Map<number, RangeMarker>>();
+  for (const table of header.tables) {
+    markers.set(table.name, existing === undefined && request.resume !== undefined ? await readMarkers(deps.store, backupId, table.name) : new Map());
+  }
+
+  const schema = header.keyspace as unknown as KeyspaceSchema;
+  const jobs: RangeJob[] = [];
+  for (const table of header.tables) {
+    const reader = tableReaderFor(schema, table.name);
+    const done = markers.get(table.name) as Map<number, RangeMarker>;
+    for (const planned of table.ranges) {
+      if (existing !== undefined || done.has(planned.index)) continue;
+      const range = toRange(planned, backupId);
+      const routing = deps.cluster.routingFor(keyspace, range);
+      jobs.push({ backupId, table: table.name, index: planned.index, range, reader, ...(routing === undefined ? {} : { routing }) });
+    }
+  }
+
+  deps.progress.start({ title: `backup ${backupId}`, parts: header.tables.map((t) => ({ name: t.name, units: t.ranges.length })) });
+  for (const table of header.tables) {
+    const skipped = existing !== undefined ? table.ranges.length : (markers.get(table.name)?.size ?? 0);
+    if (skipped > 0) deps.progress.skip(table.name, skipped);
+  }
+  let rowsThisRun = 0;
+  try {
+    await forEachBounded(jobs, request.parallel, async (job) => {
+      const marker = await exportRange(job, {
+        fetchSize: request.fetchSize,
+        consistency: deps.cluster.consistency,
+        gzipLevel: request.gzipLevel,
+        maxChunkBytes: request.maxChunkBytes,
+        attempts: request.attempts ?? 5,
+        retryBaseDelayMs: request.retryBaseDelayMs ?? 1000,
+      }, {
+        session: deps.cluster.session,
+        store: deps.store,
+        signal: deps.signal,
+        now: deps.now,
+        onRows: (rows, bytes) => {
+          rowsThisRun += rows;
+          deps.progress.rows(job.table, rows, bytes);
+        },
+        onRetry: (line) => deps.progress.note(line),
+      });
+      markers.get(job.table)?.set(job.index, marker);
+      deps.progress.unitDone(job.table);
+    }, deps.signal);
+  } catch (err) {
+    if (deps.signal.aborted) {
+      const done = [...markers.values()].reduce((n, m) => n + m.size, 0);
+      const total = header.tables.reduce((n, t) => n + t.ranges.length, 0);
+      throw new CassetteError('INTERRUPTED', `backup ${backupId} interrupted; ${done} of ${total} ranges are saved`, {
+        hint: `resume with: ${deps.resumeHint(backupId)}`,
+        cause: err,
+      });
+    }
+    if (err instanceof CassetteError && err.hint === undefined) {
+      throw new CassetteError(err.code, err.message, { hint: `fix the cause, then resume with: ${deps.resumeHint(backupId)}`, cause: err });
+    }
+    throw err;
+  } finally {
+    deps.progress.stop();
+  }
+
+  const manifest = existing ?? buildManifest(header, markers, deps.now());
+  if (existing === undefined) await writeDocument(deps.store, manifestKey(backupId), manifest);
+  const durationMs = Math.max(1, deps.now() - startedAt);
+  return {
+    backupId,
+    repository: deps.store.description,
+    keyspace,
+    resumed: request.resume !== undefined,
+    tables: manifest.tables.map((t) => ({
+      name: t.name,
+      ranges: t.ranges.length,
+      rangesSkipped: t.ranges.length - jobs.filter((j) => j.table === t.name).length,
+      rows: t.rows,
+      bytes: t.bytes,
+    })),
+    ranges: manifest.totals.ranges,
+    chunks: manifest.totals.chunks,
+    rows: manifest.totals.rows,
+    bytes: manifest.totals.bytes,
+    rowsThisRun,
+    durationMs,
+    rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
+  };
+}
+
+/** The manifest from the plan and a marker for every planned range. */
+function buildManifest(header: BackupHeader, markers: ReadonlyMap<string, ReadonlyMap<number, RangeMarker>>, nowMs: number): Manifest {
+  const tables = header.tables.map((table) => {
+    const done = markers.get(table.name);
+    const ranges = table.ranges.map((planned) => {
+      const marker = done?.get(planned.index);
+      if (marker === undefined) throw new Error(`internal: range ${planned.index} of ${table.name} has no marker`);
+      const { formatVersion: _v, table: _t, ...range } = marker;
+      return range;
+    });
+    return { name: table.name, rows: ranges.reduce((n, r) => n + r.rows, 0), bytes: ranges.reduce((n, r) => n + r.bytes, 0), ranges };
+  });
+  const { tables: _planned, ...fields } = header;
+  return {
+    ...fields,
+    completedAt: new Date(nowMs).toISOString(),
+    tables,
+    totals: {
+      tables: tables.length,
+      ranges: tables.reduce((n, t) => n + t.ranges.length, 0),
+      chunks: tables.reduce((n, t) => n + t.ranges.reduce((m, r) => m + r.chunks.length, 0), 0),
+      rows: tables.reduce((n, t) => n + t.rows, 0),
+      bytes: tables.reduce((n, t) => n + t.bytes, 0),
+    },
+  };
+}

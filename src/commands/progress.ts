@@ -1,0 +1,31 @@
+/**
+ * The progress port: commands report what they do through it; the CLI decides how to show it
+ * (bars on a TTY, periodic lines otherwise, nothing in tests).
+ */
+export interface ProgressPlan {
+  readonly title: string;
+  /** Units of work per part (token ranges per table, chunks per table …). */
+  readonly parts: readonly { readonly name: string; readonly units: number }[];
+}
+
+export interface ProgressSink {
+  start(plan: ProgressPlan): void;
+  /** Units already done before this run (resume). */
+  skip(part: string, units: number): void;
+  /** Rows processed and their uncompressed bytes. */
+  rows(part: string, rows: number, bytes: number): void;
+  unitDone(part: string): void;
+  /** A notable event (a retry, a warning) worth a line of its own. */
+  note(line: string): void;
+  stop(): void;
+}
+
+/** A sink that shows nothing. */
+export const silentProgress: ProgressSink = Object.freeze({
+  start: () => undefined,
+  skip: () => undefined,
+  rows: () => undefined,
+  unitDone: () => undefined,
+  note: () => undefined,
+  stop: () => undefined,
+});

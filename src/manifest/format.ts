@@ -1,0 +1,124 @@
+/**
+ * The backup format's JSON documents (docs/format.md §2–§4) as zod schemas, and the version gate:
+ * a reader refuses documents newer than FORMAT_VERSION instead of misreading them.
+ */
+import { z } from 'zod';
+import { CassetteError } from '../errors.js';
+
+/** The format version this build writes, and the highest it reads. */
+export const FORMAT_VERSION = 1;
+
+const tokenString = z.string().regex(/^-?\d{1,19}$/);
+
+export const ColumnSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  kind: z.enum(['partition_key', 'clustering', 'static', 'regular']),
+  position: z.number().int(),
+  order: z.enum(['asc', 'desc']).optional(),
+});
+
+/** The structured keyspace description (format.md §5); produced by src/cassandra/schema.ts. */
+export const KeyspaceDescription = z.looseObject({
+  name: z.string(),
+  replication: z.record(z.string(), z.string()),
+  durableWrites: z.boolean(),
+  types: z.array(z.looseObject({ name: z.string(), fields: z.array(z.object({ name: z.string(), type: z.string() })) })),
+  tables: z.array(z.looseObject({ name: z.string(), columns: z.array(ColumnSchema), isCounter: z.boolean() })),
+});
+
+export const PlannedRange = z.object({ index: z.number().int().nonnegative(), start: tokenString, end: tokenString });
+
+export const ChunkEntry = z.object({
+  key: z.string(),
+  rows: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  rawBytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export const BackupOptions = z.object({
+  compression: z.literal('gzip'),
+  gzipLevel: z.number().int().min(0).max(9),
+  maxChunkBytes: z.number().int().positive(),
+  consistency: z.string(),
+});
+
+const headerFields = {
+  formatVersion: z.number().int().positive(),
+  kind: z.literal('cassette-backup'),
+  backupId: z.string(),
+  createdAt: z.string(),
+  tool: z.object({ name: z.string(), version: z.string() }),
+  cluster: z.object({ name: z.string(), partitioner: z.string(), releaseVersion: z.string() }),
+  keyspace: KeyspaceDescription,
+  schemaFingerprint: z.string(),
+  options: BackupOptions,
+};
+
+/** backup.json: written first; the plan. */
+export const BackupHeader = z.object({
+  ...headerFields,
+  tables: z.array(z.object({ name: z.string(), ranges: z.array(PlannedRange) })),
+});
+export type BackupHeader = z.infer<typeof BackupHeader>;
+
+/** ranges/<table>/<range>.json: a finished range (the checkpoint). */
+export const RangeMarker = z.object({
+  formatVersion: z.number().int().positive(),
+  table: z.string(),
+  index: z.number().int().nonnegative(),
+  start: tokenString,
+  end: tokenString,
+  attempt: z.string(),
+  rows: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  readAt: z.string(),
+  chunks: z.array(ChunkEntry),
+});
+export type RangeMarker = z.infer<typeof RangeMarker>;
+export type ChunkEntry = z.infer<typeof ChunkEntry>;
+
+const ManifestRange = RangeMarker.omit({ formatVersion: true, table: true });
+
+/** manifest.json: written last; its presence means the backup is complete. */
+export const Manifest = z.object({
+  ...headerFields,
+  completedAt: z.string(),
+  tables: z.array(z.object({
+    name: z.string(),
+    rows: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+    ranges: z.array(ManifestRange),
+  })),
+  totals: z.object({
+    tables: z.number().int().nonnegative(),
+    ranges: z.number().int().nonnegative(),
+    chunks: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+  }),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+/**
+ * Validates a parsed JSON document against `schema` after checking its version. `what` names the
+ * object in messages ("manifest of backup X").
+ */
+export function parseDocument<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const version = (value as { formatVersion?: unknown } | null)?.formatVersion;
+  if (typeof version === 'number' && version > FORMAT_VERSION) {
+    throw new CassetteError('BACKUP_INVALID', `${what} has format version ${version}; this build of cassette reads up to version ${FORMAT_VERSION}`, {
+      hint: 'upgrade cassette to read this backup',
+    });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+    throw new CassetteError('BACKUP_INVALID', `${what} is malformed (${where})`, {
+      hint: 'the object was damaged or not written by cassette; use another backup',
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,98 @@
+/**
+ * Writes batches of NDJSON lines as gzip chunks into a BlobStore, rolling to a new chunk once the
+ * chunk's uncompressed NDJSON reaches `maxChunkBytes` (checked between batches, so a chunk can
+ * exceed it by one batch). The raw size is used because it is known at once, whereas gzip's output
+ * lags its input by its internal buffers; the stored object is smaller. Each chunk streams through gzip and a SHA-256/byte
+ * counter straight into a write-once put, so memory stays bounded by the stream buffers whatever
+ * the range's size; backpressure from the store pauses the line source.
+ */
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { BlobStore } from '../../storage/blob-store.js';
+import type { ChunkEntry } from '../../manifest/format.js';
+
+export interface ChunkWriterOptions {
+  readonly store: BlobStore;
+  /** Repository key and marker-relative key of the chunk with sequence number `seq`. */
+  readonly keyFor: (seq: number) => { readonly key: string; readonly relativeKey: string };
+  readonly gzipLevel: number;
+  /** Roll to a new chunk once this many uncompressed bytes are in the current one. */
+  readonly maxChunkBytes: number;
+  readonly signal?: AbortSignal;
+  /** Called after each batch is handed to gzip, with its row count and raw byte size. */
+  readonly onBatch?: (rows: number, rawBytes: number) => void;
+}
+
+/** Hashes and counts the bytes that pass through. */
+class DigestCounter extends Transform {
+  readonly #hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+}
+
+/**
+ * Consumes `batches` (each an array of NDJSON lines without newlines) and returns the chunks
+ * written, in order. An empty source writes no chunk. Rejects if the store rejects a put or the
+ * signal aborts; chunks already written stay (they are write-once and simply unreferenced until a
+ * marker lists them).
+ */
+export async function writeChunks(batches: AsyncIterable<readonly string[]>, options: ChunkWriterOptions): Promise<ChunkEntry[]> {
+  const source = batches[Symbol.asyncIterator]();
+  const entries: ChunkEntry[] = [];
+  let pending = await nextNonEmpty(source);
+  while (pending !== undefined) {
+    const first: readonly string[] = pending;
+    const { key, relativeKey } = options.keyFor(entries.length);
+    const digest = new DigestCounter();
+    const counts = { rows: 0, rawBytes: 0 };
+    // Pull batches into this chunk until it is big enough; whatever is left goes to the next one.
+    const body = async function* (): AsyncGenerator<Buffer> {
+      let batch: readonly string[] | undefined = first;
+      while (batch !== undefined) {
+        const buffer = Buffer.from(`${batch.join('\n')}\n`, 'utf8');
+        counts.rows += batch.length;
+        counts.rawBytes += buffer.length;
+        options.onBatch?.(batch.length, buffer.length);
+        yield buffer;
+        if (counts.rawBytes >= options.maxChunkBytes) {
+          pending = await nextNonEmpty(source);
+          return;
+        }
+        batch = await nextNonEmpty(source);
+      }
+      pending = undefined;
+    };
+    const abort = new AbortController();
+    const onOuterAbort = (): void => abort.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+      const put = options.store.put(key, digest, { ifAbsent: true });
+      put.catch(() => abort.abort()); // a failed put must not leave the producer waiting for drain
+      await Promise.all([
+        pipeline(Readable.from(body()), createGzip({ level: options.gzipLevel, chunkSize: 64 * 1024 }), digest, { signal: abort.signal }),
+        put,
+      ]);
+    } finally {
+      options.signal?.removeEventListener('abort', onOuterAbort);
+    }
+    entries.push({ key: relativeKey, rows: counts.rows, bytes: digest.bytes, rawBytes: counts.rawBytes, sha256: digest.digest() });
+  }
+  return entries;
+}
+
+async function nextNonEmpty(source: AsyncIterator<readonly string[]>): Promise<readonly string[] | undefined> {
+  for (;;) {
+    const next = await source.next();
+    if (next.done === true) return undefined;
+    if (next.value.length > 0) return next.value;
+  }
+}

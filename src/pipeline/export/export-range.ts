@@ -1,0 +1,118 @@
+/**
+ * Exports one token range of one table: read its pages, encode rows to NDJSON, write gzip chunks,
+ * then write the range's marker — the checkpoint. Any failure abandons the attempt (its chunks
+ * become unreferenced garbage) and the range is re-read from its start under a new attempt id.
+ */
+import { randomBytes } from 'node:crypto';
+import { CassetteError } from '../../errors.js';
+import type { CqlSession } from '../../cassandra/session.js';
+import type { TokenRange } from '../../cassandra/token-ranges.js';
+import { formatToken } from '../../cassandra/token-ranges.js';
+import { FORMAT_VERSION, type RangeMarker } from '../../manifest/format.js';
+import { chunkKey, chunkRelativeKey, markerKey } from '../../manifest/keys.js';
+import { writeDocument } from '../../manifest/repository.js';
+import type { BlobStore } from '../../storage/blob-store.js';
+import { withRetries } from '../retry.js';
+import { writeChunks } from './chunk-writer.js';
+import { readRange } from './read-range.js';
+import type { TableReader } from '../../cassandra/table-reader.js';
+
+/** One unit of export work. */
+export interface RangeJob {
+  readonly backupId: string;
+  readonly table: string;
+  readonly index: number;
+  readonly range: TokenRange;
+  readonly reader: TableReader;
+  /** Driver routing hints that send this range's reads to one of its replicas. */
+  readonly routing?: object;
+}
+
+export interface ExportRangeSettings {
+  readonly fetchSize: number;
+  readonly consistency: number;
+  readonly gzipLevel: number;
+  readonly maxChunkBytes: number;
+  readonly attempts: number;
+  readonly retryBaseDelayMs: number;
+}
+
+export interface ExportRangeDeps {
+  readonly session: CqlSession;
+  readonly store: BlobStore;
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  /** Rows and raw bytes as they are written (for progress). Rolled back rows are reported negative. */
+  readonly onRows: (rows: number, bytes: number) => void;
+  readonly onRetry: (message: string) => void;
+}
+
+/** Errors that re-reading the range cannot fix. */
+function isRetryable(err: unknown): boolean {
+  if (err instanceof CassetteError) return err.code === 'REPOSITORY_UNAVAILABLE' || err.code === 'CLUSTER_UNAVAILABLE';
+  return !(err instanceof Error && err.name === 'AbortError');
+}
+
+/** Reads the range once; resolves with the marker it wrote. */
+async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
+  const attempt = randomBytes(4).toString('hex');
+  let rows = 0;
+  let rawBytes = 0;
+  const pages = readRange(deps.session, job.reader.cql, [job.range.start, job.range.end], {
+    fetchSize: settings.fetchSize,
+    consistency: settings.consistency,
+    signal: deps.signal,
+    now: deps.now,
+    ...(job.routing === undefined ? {} : { routing: job.routing }),
+  });
+  const lines = (async function* () {
+    for await (const page of pages) yield page.rows.map((row) => job.reader.encodeRow(row, page.readAtSeconds));
+  })();
+  try {
+    const chunks = await writeChunks(lines, {
+      store: deps.store,
+      keyFor: (seq) => {
+        const relativeKey = chunkRelativeKey(job.table, job.index, attempt, seq);
+        return { relativeKey, key: chunkKey(job.backupId, relativeKey) };
+      },
+      gzipLevel: settings.gzipLevel,
+      maxChunkBytes: settings.maxChunkBytes,
+      signal: deps.signal,
+      onBatch: (n, bytes) => {
+        rows += n;
+        rawBytes += bytes;
+        deps.onRows(n, bytes);
+      },
+    });
+    const marker: RangeMarker = {
+      formatVersion: FORMAT_VERSION,
+      table: job.table,
+      index: job.index,
+      start: formatToken(job.range.start),
+      end: formatToken(job.range.end),
+      attempt,
+      rows: chunks.reduce((n, c) => n + c.rows, 0),
+      bytes: chunks.reduce((n, c) => n + c.bytes, 0),
+      readAt: new Date(deps.now()).toISOString(),
+      chunks,
+    };
+    await writeDocument(deps.store, markerKey(job.backupId, job.table, job.index), marker);
+    return marker;
+  } catch (err) {
+    deps.onRows(-rows, -rawBytes); // this attempt's rows will be read again
+    throw err;
+  }
+}
+
+/** Exports the range, retrying with backoff; the returned marker is already stored. */
+export function exportRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
+  return withRetries(() => attemptRange(job, settings, deps), {
+    attempts: settings.attempts,
+    baseDelayMs: settings.retryBaseDelayMs,
+    maxDelayMs: 30_000,
+    signal: deps.signal,
+    isRetryable,
+    onRetry: (err, n, delayMs) =>
+      deps.onRetry(`${job.table} range ${job.index}: attempt ${n} failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); re-reading the range in ${delayMs} ms`),
+  });
+}
