@@ -4,7 +4,7 @@
  * one line with the documented exit code and nothing written.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,6 +151,18 @@ describe('cassette backup (CLI)', () => {
     const r = runCli(['backup', '--repo', 's3://cassette-test/x', '--s3-endpoint', 'http://127.0.0.1:1', '--keyspace', keyspace, ...connection], cliEnv(services.s3));
     expect(r.status).toBe(5);
     expect(r.stderr.split('\n')[0]).toMatch(/^cassette: .*127\.0\.0\.1:1/);
+  });
+
+  it('names an unwritable repository directory (exit 5)', () => {
+    // Root may write anywhere, so when the suite runs as root the CLI runs as "nobody".
+    const asRoot = process.getuid?.() === 0;
+    const repo = join(work, 'read-only');
+    mkdirSync(repo, { mode: 0o555 });
+    chmodSync(work, 0o755);
+    const r = runCli(['backup', '--repo', repo, '--keyspace', keyspace, '--tables', 'hits', ...connection], cliEnv(undefined, { HOME: tmpdir() }), asRoot ? { uid: 65534, gid: 65534 } : undefined);
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^cassette: cannot write backups/\\S+/backup\\.json in repository ${repo}: permission denied \\(EACCES\\)$`));
+    expect(readdirSync(repo)).toEqual([]);
   });
 
   it('refuses to resume a backup that does not exist (exit 6)', () => {

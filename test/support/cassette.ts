@@ -40,9 +40,9 @@ export function cliEnv(s3?: S3Settings, extra: Record<string, string> = {}): Nod
   return env;
 }
 
-/** Runs the built CLI to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000 });
+/** Runs the built CLI to completion, optionally as another user (`uid`/`gid`, when we are root). */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, user?: { uid: number; gid: number }): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000, ...user });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
