@@ -77,8 +77,7 @@ describe('FsStore on the filesystem', () => {
     expect(failure.hint).toContain(store.description);
     await rm(dir, { recursive: true });
   });
+
   // An unwritable directory (EACCES) is tested end to end in test/integration/backup-cli.test.ts,
   // as an unprivileged user, because root may write anywhere.
-});
-  });
 });
