@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
+import { ALL_TYPES_ROW_COUNT, allTypesRows, allTypesSchema } from '../fixtures/all-types.mjs';
 
 export interface ExpectedCell {
   readonly v: unknown;
@@ -113,40 +114,8 @@ export async function createDataset(client: cassandra.Client, keyspace: string, 
   return { keyspace, tables: ['all_types', 'events', 'hits', 'keys_only', 'profiles'], expected, totalRows, allTypesRows: allTypes };
 }
 
-/**
- * `all_types`: every CQL type and shape of docs/format.md §6.3 — edge values, empty values, nulls,
- * frozen and non-frozen collections and user types with per-element timestamps and TTLs, a nested
- * user type, tuples with null fields, vectors, a static column. Returns its row count.
- */
+/** `all_types` (test/fixtures/all-types.mjs). Returns its row count. */
 async function createAllTypes(client: cassandra.Client, ks: string): Promise<number> {
-  await client.execute(`CREATE TYPE ${ks}.point (x double, label text)`);
-  await client.execute(`CREATE TYPE ${ks}.shape (name text, center frozen<point>, tags frozen<set<text>>)`);
-  await client.execute(`CREATE TABLE ${ks}.all_types (
-    pk int, ck int, st text STATIC,
-    a ascii, bi bigint, bl blob, bo boolean, da date, de decimal, db double, du duration, fl float, ip inet,
-    i int, si smallint, tx text, tm time, ts timestamp, tu timeuuid, ti tinyint, uu uuid, vc varchar, vi varint,
-    l list<int>, s set<text>, m map<int, text>, md map<double, int>, fll frozen<list<frozen<list<int>>>>,
-    fs frozen<set<text>>, fm frozen<map<text, frozen<list<double>>>>, u shape, fu frozen<shape>,
-    tup frozen<tuple<int, text, frozen<list<int>>>>, v vector<float, 3>,
-    PRIMARY KEY (pk, ck))`);
-  const statements = [
-    `INSERT INTO ${ks}.all_types (pk, ck, st, a, bi, bl, bo, da, de, db, du, fl, ip, i, si, tx, tm, ts, tu, ti, uu, vc, vi,
-       l, s, m, md, fll, fs, fm, u, fu, tup, v) VALUES (1, 1, 'static ✓', 'ascii', 9223372036854775807, 0xcafe00ff, true,
-       '4294967295', 1.50, NaN, -1mo2d3ns, -0.0, '2001:db8::1', 2147483647, 32767, 'héllo ✓ 🎉
-"x"', '23:59:59.999999999',
-       -1, 50554d6e-29bb-11e5-b345-feff819cdc9f, 127, 3f2504e0-4f89-41d3-9a0c-0305e82c3301, '', 123456789012345678901234567890123456789,
-       [3, 1, 2, 1], {'b', 'a'}, {2: 'two', 1: 'one'}, {-0.0: 1, 0.0: 2}, [[1, 2], [], [3]], {'z', 'y'}, {'k': [1.5, -2.25]},
-       {name: 'n', center: {x: 1.5, label: null}, tags: {'t'}}, {name: 'frozen', center: null, tags: {}},
-       (1, null, [7]), [0.5, -1.25, 3]) USING TIMESTAMP 1700000000000000`,
-    `INSERT INTO ${ks}.all_types (pk, ck, bi, db, fl, de, vi, da, tm, ts, i, si, ti, bl, ip, du, tx)
-       VALUES (1, 2, -9223372036854775808, -Infinity, Infinity, 0.000000000000000000000000000000000001, -98765432109876543210987654321,
-       '0', '00:00:00', '1901-12-13 20:45:52.001+0000', -2147483648, -32768, -128, 0x, '10.0.0.1', 89h4m48s, '')
-       USING TIMESTAMP 1600000000000000 AND TTL 3600`,
-    `UPDATE ${ks}.all_types USING TIMESTAMP 1700000000000005 AND TTL 7200 SET m = m + {3: 'three'}, s = s + {'c'} WHERE pk = 1 AND ck = 1`,
-    `UPDATE ${ks}.all_types USING TIMESTAMP 1700000000000006 SET u.name = 'renamed' WHERE pk = 1 AND ck = 1`,
-    `INSERT INTO ${ks}.all_types (pk, st) VALUES (2, 'static only') USING TIMESTAMP 1700000000000007`,
-    `INSERT INTO ${ks}.all_types (pk, ck) VALUES (3, 1) USING TIMESTAMP 1700000000000008`,
-  ];
-  for (const cql of statements) await client.execute(cql);
-  return 4;
+  for (const cql of [...allTypesSchema(ks), ...allTypesRows(ks, { rowTtl: 3600, elementTtl: 7200 })]) await client.execute(cql);
+  return ALL_TYPES_ROW_COUNT;
 }
