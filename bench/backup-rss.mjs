@@ -37,6 +37,9 @@ const USAGE = `usage: node bench/backup-rss.mjs [options]
   --runs <n>             backups per size and repository (default 3); the median is reported
   --s3                   also back up into MinIO (CASSETTE_TEST_S3_* from \`scripts/services env\`)
   --parallel <n>         passed to \`cassette backup --parallel\` (default: the CLI's)
+  --cli-flags "<flags>"  more \`cassette backup\` flags, e.g. "--fetch-size 500"
+  --node-flags "<flags>" flags for the child's node, e.g. "--max-semi-space-size=64"
+  --idle-wait <s>        before each backup, wait up to this long for the machine to be idle (default 60, 0: no wait)
   --load-concurrency <n> in-flight inserts while loading a dataset (default 96)
   --reload               reload the datasets even if they are complete
   --keep-data            keep the loaded keyspaces for later runs (the default)
@@ -55,6 +58,9 @@ function parseOptions(argv) {
       runs: { type: 'string', default: '3' },
       s3: { type: 'boolean', default: false },
       parallel: { type: 'string' },
+      'cli-flags': { type: 'string', default: '' },
+      'node-flags': { type: 'string', default: '' },
+      'idle-wait': { type: 'string', default: '60' },
       'load-concurrency': { type: 'string', default: '96' },
       reload: { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
@@ -82,6 +88,9 @@ function parseOptions(argv) {
     runs: int(values.runs, '--runs'),
     s3: values.s3,
     parallel: values.parallel === undefined ? undefined : int(values.parallel, '--parallel'),
+    cliFlags: values['cli-flags'].split(/\s+/).filter((f) => f !== ''),
+    nodeFlags: values['node-flags'].split(/\s+/).filter((f) => f !== ''),
+    idleWaitSeconds: values['idle-wait'] === '0' ? 0 : int(values['idle-wait'], '--idle-wait'),
     loadConcurrency: int(values['load-concurrency'], '--load-concurrency'),
     reload: values.reload,
     drop: values.drop,
@@ -272,6 +281,21 @@ function machineJiffies() {
   return { busy: total - fields[3] - fields[4], total };
 }
 
+/**
+ * Other sessions may share the machine (test suites against the same Cassandra). Waits until the
+ * machine is idle, under 15% busy over 2 s, for at most `seconds`; says so when it gives up.
+ */
+async function waitForIdle(seconds) {
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    const a = machineJiffies();
+    await new Promise((r) => setTimeout(r, 2000));
+    const b = machineJiffies();
+    if ((b.busy - a.busy) / Math.max(1, b.total - a.total) < 0.15) return;
+  }
+  if (seconds > 0) log(`the machine stayed busy for ${seconds} s; measuring anyway (see "other CPU s")`);
+}
+
 function statusKiB(pid, field) {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -339,6 +363,8 @@ function runMeasured(args, env, workDir, services) {
       const time = viaTime && existsSync(timeFile) ? parseGnuTime(readFileSync(timeFile, 'utf8')) : undefined;
       rmSync(timeFile, { force: true });
       const delta = (k) => (before[k] === undefined || after[k] === undefined ? undefined : after[k] - before[k]);
+      const machineBusySeconds = (machine.busy - before.machine.busy) / CLK_TCK;
+      const clientCpuSeconds = time === undefined ? lastCpu : time.userSeconds + time.systemSeconds;
       resolve({
         code, signal, stdout, stderr, wallSeconds,
         // Without GNU time: the last VmHWM read (a lower bound if the peak came in the last 100 ms).
@@ -346,12 +372,14 @@ function runMeasured(args, env, workDir, services) {
         peakRssSource: time === undefined ? 'VmHWM sampled' : 'GNU time ru_maxrss',
         sampledPeakKiB,
         lastHwmKiB,
-        clientCpuSeconds: time === undefined ? lastCpu : time.userSeconds + time.systemSeconds,
+        clientCpuSeconds,
         clientUserSeconds: time?.userSeconds,
         clientSystemSeconds: time?.systemSeconds,
         cassandraCpuSeconds: delta('cassandra'),
         minioCpuSeconds: delta('minio'),
         machineBusy: (machine.busy - before.machine.busy) / Math.max(1, machine.total - before.machine.total),
+        // Busy CPU time of everything else on the machine: other sessions, the other test services, the bench itself.
+        otherCpuSeconds: machineBusySeconds - (clientCpuSeconds ?? 0) - (delta('cassandra') ?? 0) - (delta('minio') ?? 0),
         timeline,
       });
     });
@@ -385,9 +413,10 @@ async function measureBackup(target, dataset, options, services, workDir) {
   }
   const args = [CLI, 'backup', '--repo', repo, '--keyspace', dataset.keyspace, '--hosts', options.hosts, '--port', String(options.port),
     '--dc', options.dc, '--json', ...(options.parallel === undefined ? [] : ['--parallel', String(options.parallel)]),
-    ...(target.kind === 's3' ? ['--s3-endpoint', target.s3.endpoint] : [])];
+    ...(target.kind === 's3' ? ['--s3-endpoint', target.s3.endpoint] : []), ...options.cliFlags];
   try {
-    const run = await runMeasured(args, env, workDir, services);
+    await waitForIdle(options.idleWaitSeconds);
+    const run = await runMeasured([...options.nodeFlags, ...args], env, workDir, services);
     if (run.code !== 0) throw new Error(`cassette backup exited ${run.code ?? run.signal}: ${run.stderr.trim()}`);
     const report = JSON.parse(run.stdout);
     if (report.rows !== dataset.size) {
@@ -429,7 +458,7 @@ const COLUMNS = [
   ['client CPU s', 2, (r) => r.clientCpuSeconds],
   ['client CPU/wall', 2, (r) => r.clientCpuSeconds / r.wallSeconds],
   ['Cassandra CPU s', 2, (r) => r.cassandraCpuSeconds],
-  ['machine busy %', 0, (r) => 100 * r.machineBusy],
+  ['other CPU s', 2, (r) => r.otherCpuSeconds],
 ];
 
 function summarize(results, options, baseline) {
@@ -493,14 +522,16 @@ async function main() {
         for (const dataset of datasets) {
           const r = await measureBackup(target, dataset, options, services, workDir);
           log(`run ${run}/${options.runs} ${target.kind} ${dataset.keyspace}: ${r.wallSeconds.toFixed(2)} s wall, ` +
-            `${Math.round(r.rows / r.reportSeconds)} rows/s, peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB, client CPU ${r.clientCpuSeconds?.toFixed(2)} s`);
+            `${Math.round(r.rows / r.reportSeconds)} rows/s, peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB, ` +
+            `CPU s client ${r.clientCpuSeconds?.toFixed(2)} / Cassandra ${r.cassandraCpuSeconds?.toFixed(2)} / other ${r.otherCpuSeconds.toFixed(2)}`);
           results.push({ run, keyspace: dataset.keyspace, ...r });
         }
       }
     }
     const summary = summarize(results, options, baselineRun.peakRssKiB);
     const header = `cassette backup benchmark, ${new Date().toISOString()}, Node ${process.version}, ` +
-      `CLI flags: ${options.parallel === undefined ? 'defaults' : `--parallel ${options.parallel}`}, peak RSS from ${results[0]?.peakRssSource}`;
+      `CLI flags: ${[...(options.parallel === undefined ? [] : ['--parallel', options.parallel]), ...options.cliFlags].join(' ') || 'defaults'}, ` +
+      `node flags: ${options.nodeFlags.join(' ') || 'none'}, peak RSS from ${results[0]?.peakRssSource}`;
     process.stdout.write(`${header}\n\n${summary.text}\n`);
     if (options.out !== undefined) {
       // Timelines thinned to one sample per second keep the file small.

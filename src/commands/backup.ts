@@ -9,6 +9,7 @@
 import { CassetteError } from '../errors.js';
 import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema } from '../cassandra/schema.js';
 import { renderSchemaCql } from '../cassandra/schema-cql.js';
+import { estimateTableBytes } from '../cassandra/size-estimates.js';
 import { requireMurmur3 } from '../cassandra/ring.js';
 import type { CqlSession } from '../cassandra/session.js';
 import { tableReaderFor } from '../cassandra/table-reader.js';
@@ -96,8 +97,18 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
   requireMurmur3(cluster.partitioner);
   const schema = await captureKeyspace(cluster.session, request.keyspace);
   const tables = resolveTables(schema, request.tables);
-  const count = request.splits ?? defaultSplitCount({ nodes: cluster.nodes, parallel: request.parallel, ringTokens: cluster.ringTokens().length });
-  const ranges = splitRing([...cluster.ringTokens(), ...(request.extraBoundaries ?? [])], count).map((r, index) => ({ index, start: formatToken(r.start), end: formatToken(r.end) }));
+  // Each table gets its own ranges: a big table is cut finer than a small one (format.md §2).
+  const boundaries = [...cluster.ringTokens(), ...(request.extraBoundaries ?? [])];
+  const plans = [];
+  for (const table of tables) {
+    const estimatedBytes = request.splits === undefined ? await estimateTableBytes(cluster.session, schema.name, table.name, cluster.nodes) : undefined;
+    const count = request.splits ?? defaultSplitCount({
+      nodes: cluster.nodes, parallel: request.parallel, ringTokens: cluster.ringTokens().length,
+      ...(estimatedBytes === undefined ? {} : { estimatedBytes }),
+    });
+    const ranges = splitRing(boundaries, count).map((r, index) => ({ index, start: formatToken(r.start), end: formatToken(r.end) }));
+    plans.push({ name: table.name, ranges });
+  }
   const createdAt = deps.now();
   const header: BackupHeader = {
     formatVersion: FORMAT_VERSION,
@@ -109,7 +120,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     keyspace: schema as unknown as BackupHeader['keyspace'],
     schemaFingerprint: schemaFingerprint(schema),
     options: { compression: 'gzip', gzipLevel: request.gzipLevel, maxChunkBytes: request.maxChunkBytes, consistency: request.consistency },
-    tables: tables.map((t) => ({ name: t.name, ranges })),
+    tables: plans,
   };
   deps.signal.throwIfAborted();
   // The first writes: from here on, the backup exists (incomplete) and can be resumed.
@@ -210,10 +221,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
         cause: err,
       });
     }
-    if (err instanceof CassetteError && err.hint === undefined) {
-      throw new CassetteError(err.code, err.message, { hint: `fix the cause, then resume with: ${deps.resumeHint(backupId)}`, cause: err });
-    }
-    throw err;
+    throw stoppedBackup(err, backupId, deps.resumeHint(backupId));
   } finally {
     deps.progress.stop();
   }
@@ -241,6 +249,25 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     durationMs,
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
   };
+}
+
+/**
+ * A backup that stopped after it started can be resumed: say so. Errors cassette knows keep their
+ * code (a repository or cluster outage) with the resume command added to the hint; a driver error
+ * that outlived the retries means the cluster could not serve the range (exit 4); programming
+ * errors stay bugs.
+ */
+function stoppedBackup(err: unknown, backupId: string, resume: string): unknown {
+  if (err instanceof CassetteError) {
+    const first = err.hint === undefined ? 'fix the cause,' : `${err.hint};`;
+    return new CassetteError(err.code, err.message, { hint: `${first} then resume with: ${resume}`, cause: err });
+  }
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || !(err instanceof Error)) return err;
+  const detail = err.message.split('\n')[0] ?? err.message;
+  return new CassetteError('CLUSTER_UNAVAILABLE', `backup ${backupId} stopped: the cluster failed a range read after every retry (${detail})`, {
+    hint: `check the cluster's health (nodetool status), then resume with: ${resume}`,
+    cause: err,
+  });
 }
 
 /** The manifest from the plan and a marker for every planned range. */

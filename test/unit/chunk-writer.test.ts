@@ -8,7 +8,7 @@ import type { ChunkEntry } from '../../src/manifest/format.js';
 import { writeChunks, type ChunkWriterOptions } from '../../src/pipeline/export/chunk-writer.js';
 import type { BlobBody, BlobEntry, BlobStore } from '../../src/storage/blob-store.js';
 import { readAll } from '../support/blob-store-contract.js';
-import { tempFaultyStore, type FaultyStore } from '../support/fakes/faulty-store.js';
+import { memoryFaultyStore, tempFaultyStore, type FaultyStore } from '../support/fakes/faulty-store.js';
 
 const PREFIX = 'backups/20261122T125144Z-3fa9c1/';
 
@@ -29,7 +29,7 @@ function rawSize(batch: readonly string[]): number {
   return Buffer.byteLength(`${batch.join('\n')}\n`, 'utf8');
 }
 
-/** Lines of `n` incompressible characters, so gzip cannot shrink a body below the stream buffers. */
+/** `lines` lines of `width` incompressible characters, so gzip cannot shrink a body below the stream buffers. */
 function noise(lines: number, width = 1024): string[] {
   return Array.from({ length: lines }, () => randomBytes(width).toString('base64').slice(0, width));
 }
@@ -67,7 +67,7 @@ async function putsSettled(store: FaultyStore): Promise<void> {
 
 async function storedKeys(store: BlobStore): Promise<string[]> {
   const keys: string[] = [];
-  for await (const entry of store.list('') as AsyncIterable<BlobEntry>) keys.push(entry.key);
+  for await (const entry of store.list('')) keys.push(entry.key);
   return keys;
 }
 
@@ -92,44 +92,35 @@ describe('writeChunks', () => {
     expect(store.puts.every((p) => p.ifAbsent)).toBe(true);
 
     // Reaching the limit exactly is enough to roll.
-    const { store: exact, cleanup: cleanupExact } = await tempFaultyStore();
-    try {
-      const exactEntries = await writeChunks(fromBatches(batches), options(exact, { maxChunkBytes: 2 * batchBytes }));
-      expect(exactEntries.map((e) => e.rows)).toEqual([6, 6, 6, 6, 6]);
-      expect(exactEntries.every((e) => e.rawBytes === 2 * batchBytes)).toBe(true);
-    } finally {
-      await cleanupExact();
-    }
+    const exact = await writeChunks(fromBatches(batches), options(memoryFaultyStore(), { maxChunkBytes: 2 * batchBytes }));
+    expect(exact.map((e) => e.rows)).toEqual([6, 6, 6, 6, 6]);
+    expect(exact.every((e) => e.rawBytes === 2 * batchBytes)).toBe(true);
   });
 
   it('splits any sequence of batches greedily, and every entry matches its stored object (property)', async () => {
     const line = fc.string({ unit: 'grapheme', maxLength: 30 }).map((s) => JSON.stringify({ s }));
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(line, { maxLength: 5 }), { maxLength: 12 }), fc.integer({ min: 1, max: 300 }), async (batches, maxChunkBytes) => {
-        const { store: s, cleanup: done } = await tempFaultyStore();
-        try {
-          const entries = await writeChunks(fromBatches(batches), options(s, { maxChunkBytes }));
-          // The model: non-empty batches fill a chunk until its raw size reaches the limit.
-          const expected: string[][] = [];
-          let current: string[] = [];
-          let size = 0;
-          for (const batch of batches.filter((b) => b.length > 0)) {
-            current.push(...batch);
-            size += rawSize(batch);
-            if (size >= maxChunkBytes) {
-              expected.push(current);
-              current = [];
-              size = 0;
-            }
+        const s = memoryFaultyStore();
+        const entries = await writeChunks(fromBatches(batches), options(s, { maxChunkBytes }));
+        // The model: non-empty batches fill a chunk until its raw size reaches the limit.
+        const expected: string[][] = [];
+        let current: string[] = [];
+        let size = 0;
+        for (const batch of batches.filter((b) => b.length > 0)) {
+          current.push(...batch);
+          size += rawSize(batch);
+          if (size >= maxChunkBytes) {
+            expected.push(current);
+            current = [];
+            size = 0;
           }
-          if (current.length > 0) expected.push(current);
-          expect(await checkStored(s, entries)).toEqual(expected);
-          expect(s.puts).toHaveLength(expected.length);
-        } finally {
-          await done();
         }
+        if (current.length > 0) expected.push(current);
+        expect(await checkStored(s, entries)).toEqual(expected);
+        expect(s.puts).toHaveLength(expected.length);
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   });
 
@@ -209,7 +200,7 @@ describe('writeChunks', () => {
       }),
       get: () => Promise.reject(new Error('unused')),
       head: () => Promise.resolve(undefined),
-      list: () => fromBatches([]) as unknown as AsyncIterable<BlobEntry>,
+      list: async function* (): AsyncGenerator<BlobEntry> { /* empty */ },
       delete: () => Promise.resolve(),
     };
     const controller = new AbortController();

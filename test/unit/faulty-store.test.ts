@@ -3,12 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CassetteError } from '../../src/errors.js';
 import { describeBlobStoreContract, readAll } from '../support/blob-store-contract.js';
 import { FaultyStore, tempFaultyStore } from '../support/fakes/faulty-store.js';
+import { MemoryStore } from '../support/fakes/memory-store.js';
+
+// The in-memory store the unit tests use keeps the same contract as the real backends.
+describeBlobStoreContract('MemoryStore', async () => ({ store: new MemoryStore(), cleanup: async () => undefined }));
 
 // Without faults the wrapper must be invisible: the same contract as every real backend.
-describeBlobStoreContract('FaultyStore over FsStore, no faults', async () => {
-  const { store, cleanup } = await tempFaultyStore();
-  return { store, cleanup };
-});
+describeBlobStoreContract('FaultyStore over MemoryStore, no faults', async () => ({ store: new FaultyStore(new MemoryStore()), cleanup: async () => undefined }));
 
 function isUnavailable(err: unknown): boolean {
   return err instanceof CassetteError && err.code === 'REPOSITORY_UNAVAILABLE';

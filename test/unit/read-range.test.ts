@@ -86,7 +86,7 @@ describe('readRange', () => {
     await settle();
     expect(s.calls).toHaveLength(4);
     expect((await pages.next()).done).toBe(true);
-    expect(s.maxInFlight).toBe(1);
+    expect(s.peakInFlight()).toBe(1);
   });
 
   it('stamps each page with the second it arrived, from the injected clock', async () => {

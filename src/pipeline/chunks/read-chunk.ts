@@ -5,7 +5,7 @@
  * and 10× faster than its token parser (../shared/reference/performance.md §3.2).
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { CassetteError } from '../../errors.js';
@@ -65,8 +65,10 @@ export async function* readChunkRows(store: BlobStore, key: string, entry: Chunk
     hash.update(chunk);
     bytes += chunk.length;
   });
-  const lines = body.pipe(createGunzip({ chunkSize: 64 * 1024 })).pipe(new LineSplitter());
-  body.on('error', (err) => lines.destroy(err));
+  const lines = new LineSplitter();
+  // pipeline() forwards an error of any stage (a truncated or corrupt gzip stream, a failed read)
+  // to `lines`, where the loop below sees it, and destroys every stage if the caller stops early.
+  pipeline(body, createGunzip({ chunkSize: 64 * 1024 }), lines, () => undefined);
   let lineNo = 0;
   try {
     for await (const batch of lines as AsyncIterable<string[]>) {

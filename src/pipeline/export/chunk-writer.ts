@@ -46,6 +46,7 @@ class DigestCounter extends Transform {
  * marker lists them).
  */
 export async function writeChunks(batches: AsyncIterable<readonly string[]>, options: ChunkWriterOptions): Promise<ChunkEntry[]> {
+  options.signal?.throwIfAborted();
   const source = batches[Symbol.asyncIterator]();
   const entries: ChunkEntry[] = [];
   let pending = await nextNonEmpty(source);
@@ -74,6 +75,7 @@ export async function writeChunks(batches: AsyncIterable<readonly string[]>, opt
     const abort = new AbortController();
     const onOuterAbort = (): void => abort.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (options.signal?.aborted === true) onOuterAbort(); // aborted while the batch was awaited
     try {
       const put = options.store.put(key, digest, { ifAbsent: true });
       put.catch(() => abort.abort()); // a failed put must not leave the producer waiting for drain

@@ -37,13 +37,19 @@ export async function* readRange(session: CqlSession, cql: string, params: reado
     });
     return { rows: rs.rows, readAtSeconds: Math.floor(now() / 1000), next: rs.pageState };
   };
-  let pending: Promise<Page & { next: string | undefined }> | undefined = fetch(undefined);
+  // If the consumer stops early or we abort, a pending page's rejection must not go unhandled;
+  // awaiting it below still sees the rejection.
+  const guarded = (pageState: string | undefined): Promise<Page & { next: string | undefined }> => {
+    const promise = fetch(pageState);
+    promise.catch(() => undefined);
+    return promise;
+  };
+  options.signal?.throwIfAborted();
+  let pending: Promise<Page & { next: string | undefined }> | undefined = guarded(undefined);
   while (pending !== undefined) {
-    options.signal?.throwIfAborted();
     const page: Page & { next: string | undefined } = await pending;
-    pending = page.next === undefined ? undefined : fetch(page.next);
-    // If the consumer stops early, the prefetched page's rejection must not go unhandled.
-    pending?.catch(() => undefined);
+    options.signal?.throwIfAborted();
+    pending = page.next === undefined ? undefined : guarded(page.next);
     yield page;
   }
 }

@@ -103,17 +103,33 @@ export class FakeSession implements CqlSession {
   readonly #hooks: ((call: ExecuteCall) => void | Promise<void>)[] = [];
   #delayMs = 0;
   #emptyLastPage = false;
-  #inFlight = 0;
-  #maxInFlight = 0;
+  /** When each call started and settled, on a logical clock that ticks at every start and end. */
+  readonly #spans = new Map<ExecuteCall, { start: number; end: number | undefined }>();
+  #clock = 0;
 
   /** Calls that have started and not yet settled. */
   get inFlight(): number {
-    return this.#inFlight;
+    return [...this.#spans.values()].filter((span) => span.end === undefined).length;
   }
 
-  /** The most calls ever in flight at once. */
-  get maxInFlight(): number {
-    return this.#maxInFlight;
+  /**
+   * The most calls for which `filter` holds that were ever in flight at once (by event order, not
+   * wall-clock time, so it is deterministic).
+   */
+  peakInFlight(filter: (call: ExecuteCall) => boolean = () => true): number {
+    const events: [number, number][] = [];
+    for (const [call, span] of this.#spans) {
+      if (!filter(call)) continue;
+      events.push([span.start, +1]);
+      if (span.end !== undefined) events.push([span.end, -1]);
+    }
+    let now = 0;
+    let peak = 0;
+    for (const [, delta] of events.sort((a, b) => a[0] - b[0])) {
+      now += delta;
+      peak = Math.max(peak, now);
+    }
+    return peak;
   }
 
   /** Answers statements that `match` with `rows` (all pages), or with what `rows(call)` returns. */
@@ -162,8 +178,8 @@ export class FakeSession implements CqlSession {
   async execute(cql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult> {
     const call: ExecuteCall = { seq: this.calls.length + 1, cql, params: [...params], options: { ...options }, offset: parsePageState(options.pageState) };
     this.calls.push(call);
-    this.#inFlight++;
-    this.#maxInFlight = Math.max(this.#maxInFlight, this.#inFlight);
+    const span = { start: ++this.#clock, end: undefined as number | undefined };
+    this.#spans.set(call, span);
     try {
       for (const hook of this.#hooks) await hook(call);
       if (this.#delayMs > 0) await sleep(this.#delayMs);
@@ -180,7 +196,7 @@ export class FakeSession implements CqlSession {
       const more = end < all.length || (this.#emptyLastPage && end === all.length && all.length > 0);
       return { rows: all.slice(call.offset, end), ...(more ? { pageState: `${PAGE_STATE_PREFIX}${end}` } : {}) };
     } finally {
-      this.#inFlight--;
+      span.end = ++this.#clock;
     }
   }
 }

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CassetteError } from '../../../src/errors.js';
 import type { BlobBody, BlobEntry, BlobStore, PutOptions } from '../../../src/storage/blob-store.js';
 import { FsStore } from '../../../src/storage/fs-store.js';
+import { MemoryStore } from './memory-store.js';
 
 /** One put, as the wrapper saw it. `outcome` is updated when the put settles. */
 export interface PutRecord {
@@ -151,6 +152,11 @@ export async function tempFaultyStore(): Promise<{ readonly store: FaultyStore; 
   const dir = await mkdtemp(join(tmpdir(), 'cassette-faulty-store-'));
   const inner = new FsStore(dir);
   return { store: new FaultyStore(inner), inner, dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A FaultyStore over a fresh {@link MemoryStore}: no I/O, for tests that write many objects. */
+export function memoryFaultyStore(name?: string): FaultyStore {
+  return new FaultyStore(new MemoryStore(name));
 }
 
 function takeFault<O>(faults: Fault<O>[], key: string, seq: number): O | undefined {

@@ -1,0 +1,23 @@
+/**
+ * A table's approximate size, for choosing how many token ranges to cut it into. Cassandra keeps
+ * `system.size_estimates` per node for its local primary ranges, refreshed every few minutes; it is
+ * empty for a table created moments ago. Good enough to size ranges, never used for correctness.
+ */
+import type { CqlSession } from './session.js';
+
+/**
+ * Estimated bytes of one replica of `keyspace.table` across the cluster: the contact node's
+ * estimate scaled by the node count (each node holds roughly the same share). Undefined when the
+ * node has no estimate yet.
+ */
+export async function estimateTableBytes(session: CqlSession, keyspace: string, table: string, nodes: number): Promise<number | undefined> {
+  const result = await session.execute(
+    'SELECT mean_partition_size, partitions_count FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?',
+    [keyspace, table],
+  );
+  let bytes = 0;
+  for (const row of result.rows) {
+    bytes += Number(row.get('mean_partition_size') ?? 0) * Number(row.get('partitions_count') ?? 0);
+  }
+  return result.rows.length === 0 || bytes <= 0 ? undefined : bytes * Math.max(1, nodes);
+}
