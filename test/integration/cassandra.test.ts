@@ -40,4 +40,17 @@ describe('real Cassandra 5.0 on loopback', () => {
       expect(Buffer.compare(row?.get('secret') as Buffer, secret as Buffer)).toBe(0);
     }
   });
+
+describe('the second cluster (for migration tests)', () => {
+  it('is an independent Cassandra 5.0 cluster with its own name', async () => {
+    const client = cassandraClient(inject('services').second);
+    try {
+      await client.connect();
+      const local = (await client.execute('SELECT cluster_name, release_version FROM system.local')).first();
+      expect(local.get('cluster_name')).toBe('cassette-second');
+      expect(local.get('release_version')).toMatch(/^5\.0\./);
+    } finally {
+      await client.shutdown();
+    }
+  });
 });

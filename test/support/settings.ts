@@ -25,6 +25,8 @@ export interface S3Settings {
 export interface ServiceSettings {
   readonly cassandra: CassandraSettings;
   readonly secure: SecureCassandraSettings;
+  /** An independent cluster (other name, other ports), for migration tests. */
+  readonly second: CassandraSettings;
   readonly s3: S3Settings;
 }
 
@@ -33,6 +35,7 @@ export const REQUIRED_VARIABLES = [
   'CASSETTE_TEST_CASSANDRA_HOST', 'CASSETTE_TEST_CASSANDRA_PORT', 'CASSETTE_TEST_CASSANDRA_DC',
   'CASSETTE_TEST_SECURE_CASSANDRA_HOST', 'CASSETTE_TEST_SECURE_CASSANDRA_PORT', 'CASSETTE_TEST_SECURE_CASSANDRA_DC',
   'CASSETTE_TEST_SECURE_CASSANDRA_USERNAME', 'CASSETTE_TEST_SECURE_CASSANDRA_PASSWORD_FILE', 'CASSETTE_TEST_SECURE_CASSANDRA_CA',
+  'CASSETTE_TEST_SECOND_CASSANDRA_HOST', 'CASSETTE_TEST_SECOND_CASSANDRA_PORT', 'CASSETTE_TEST_SECOND_CASSANDRA_DC',
   'CASSETTE_TEST_S3_ENDPOINT', 'CASSETTE_TEST_S3_BUCKET', 'CASSETTE_TEST_S3_REGION',
   'CASSETTE_TEST_S3_ACCESS_KEY_ID', 'CASSETTE_TEST_S3_SECRET_ACCESS_KEY',
 ] as const;
@@ -56,6 +59,11 @@ export function settingsFromEnv(env: Env): ServiceSettings | undefined {
       username: get('CASSETTE_TEST_SECURE_CASSANDRA_USERNAME'),
       passwordFile: get('CASSETTE_TEST_SECURE_CASSANDRA_PASSWORD_FILE'),
       ca: get('CASSETTE_TEST_SECURE_CASSANDRA_CA'),
+    },
+    second: {
+      host: get('CASSETTE_TEST_SECOND_CASSANDRA_HOST'),
+      port: Number(get('CASSETTE_TEST_SECOND_CASSANDRA_PORT')),
+      dc: get('CASSETTE_TEST_SECOND_CASSANDRA_DC'),
     },
     s3: {
       endpoint: get('CASSETTE_TEST_S3_ENDPOINT'),
