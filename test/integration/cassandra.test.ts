@@ -40,6 +40,7 @@ describe('real Cassandra 5.0 on loopback', () => {
       expect(Buffer.compare(row?.get('secret') as Buffer, secret as Buffer)).toBe(0);
     }
   });
+});
 
 describe('the second cluster (for migration tests)', () => {
   it('is an independent Cassandra 5.0 cluster with its own name', async () => {
