@@ -21,6 +21,12 @@ export const ExitCode = {
   repositoryUnavailable: 5,
   /** A backup is missing, incomplete, corrupt, or in a format version this build cannot read. */
   backupInvalid: 6,
+  /** Finished, but some rows were rejected (written to the run's rejects file in the repository). */
+  completedWithErrors: 7,
+  /** Aborted because more rows failed than --max-errors allows; finished chunks are kept. */
+  tooManyErrors: 8,
+  /** --verify found the target different from what was restored. */
+  verifyMismatch: 9,
   /** Interrupted by SIGINT/SIGTERM; finished work is kept and the run can be resumed. */
   interrupted: 130,
 } as const;
@@ -35,6 +41,9 @@ export type ErrorCode =
   | 'CLUSTER_UNAVAILABLE'
   | 'REPOSITORY_UNAVAILABLE'
   | 'BACKUP_INVALID'
+  | 'COMPLETED_WITH_ERRORS'
+  | 'TOO_MANY_ERRORS'
+  | 'VERIFY_MISMATCH'
   | 'INTERRUPTED';
 
 const exitByCode: Readonly<Record<ErrorCode, ExitStatus>> = {
@@ -44,6 +53,9 @@ const exitByCode: Readonly<Record<ErrorCode, ExitStatus>> = {
   CLUSTER_UNAVAILABLE: ExitCode.clusterUnavailable,
   REPOSITORY_UNAVAILABLE: ExitCode.repositoryUnavailable,
   BACKUP_INVALID: ExitCode.backupInvalid,
+  COMPLETED_WITH_ERRORS: ExitCode.completedWithErrors,
+  TOO_MANY_ERRORS: ExitCode.tooManyErrors,
+  VERIFY_MISMATCH: ExitCode.verifyMismatch,
   INTERRUPTED: ExitCode.interrupted,
 };
 

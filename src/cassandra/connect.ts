@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
 import { CassetteError } from '../errors.js';
 import type { ConnectionOptions } from './connection-options.js';
-import type { CqlSession, QueryOptions, QueryResult } from './session.js';
+import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from './session.js';
 import { installNullListElementFix } from './driver-list-decoding.js';
 import { DRIVER_ENCODING } from './value-codec.js';
 
 /** A connected cluster: the session port plus the driver client for metadata-level adapters. */
 export interface Connection {
-  readonly session: CqlSession;
+  readonly session: CqlWriteSession;
   readonly client: cassandra.Client;
   /** The consistency level's driver code. */
   readonly consistency: number;
@@ -108,7 +108,7 @@ async function discoverDc(options: ConnectionOptions): Promise<string> {
   }
 }
 
-class DriverSession implements CqlSession {
+class DriverSession implements CqlWriteSession {
   readonly #client: cassandra.Client;
   constructor(client: cassandra.Client) {
     this.#client = client;
@@ -118,6 +118,13 @@ class DriverSession implements CqlSession {
     const { routing, ...rest } = options;
     const rs = await this.#client.execute(cql, [...params], { prepare: true, ...rest, ...routing } as cassandra.QueryOptions);
     return { rows: rs.rows, pageState: rs.pageState ?? undefined };
+  }
+
+  async batch(statements: readonly BatchStatement[], options: QueryOptions = {}): Promise<QueryResult> {
+    const { routing, ...rest } = options;
+    const queries = statements.map((s) => ({ query: s.cql, params: [...s.params] }));
+    const rs = await this.#client.batch(queries, { prepare: true, logged: false, ...rest, ...routing } as cassandra.QueryOptions);
+    return { rows: rs.rows ?? [], pageState: undefined };
   }
 }
 

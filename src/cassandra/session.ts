@@ -36,6 +36,22 @@ export interface QueryOptions {
   readonly routing?: object;
 }
 
+/** One statement of a batch. */
+export interface BatchStatement {
+  readonly cql: string;
+  readonly params: readonly unknown[];
+}
+
 export interface CqlSession {
   execute(cql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
+}
+
+/** A session that also writes batches: what restore needs. */
+export interface CqlWriteSession extends CqlSession {
+  /**
+   * Runs statements as one UNLOGGED batch (prepared). Callers keep a batch within one partition:
+   * Cassandra applies a single-partition batch atomically, and multi-partition unlogged batches
+   * only move coordination work onto one node.
+   */
+  batch(statements: readonly BatchStatement[], options?: QueryOptions): Promise<QueryResult>;
 }

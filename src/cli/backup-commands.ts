@@ -10,12 +10,12 @@ import { progressForStderr } from './progress-reporter.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository } from './shared-flags.js';
 
 /** "64MiB", "512k", "1048576" → bytes. */
-export function parseByteSize(value: string, flag: string): number {
+export function parseByteSize(value: string, flag: string, min = 64 * 1024): number {
   const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(value.trim());
   if (m === null) throw new CassetteError('USAGE', `${flag} must be a size like 67108864, 64MiB or 512KiB, not "${value}"`);
   const factor = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
   const bytes = Number(m[1]) * factor;
-  if (bytes < 64 * 1024) throw new CassetteError('USAGE', `${flag} must be at least 64KiB`);
+  if (bytes < min) throw new CassetteError('USAGE', `${flag} must be at least ${min >= 1024 ? `${min / 1024}KiB` : `${min} bytes`}`);
   return bytes;
 }
 

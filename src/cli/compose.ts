@@ -3,6 +3,8 @@
  * options. The only place outside src/cassandra and src/storage that knows which adapter is used.
  */
 import type { BackupCluster } from '../commands/backup.js';
+import type { RestoreCluster } from '../commands/restore.js';
+import type { CqlWriteSession } from '../cassandra/session.js';
 import { connect } from '../cassandra/connect.js';
 import type { ConnectionOptions } from '../cassandra/connection-options.js';
 import { readPartitioner, readRingTokens, routeOptionsFor } from '../cassandra/ring.js';
@@ -11,8 +13,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { RepositoryLocation } from './shared-flags.js';
 
-/** A connected cluster for backup (and later restore), closed by the caller. */
-export interface ClusterHandle extends BackupCluster {
+/** A connected cluster for backup and restore, closed by the caller. */
+export interface ClusterHandle extends BackupCluster, RestoreCluster {
+  readonly session: CqlWriteSession;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,7 @@ export async function connectCluster(options: ConnectionOptions): Promise<Cluste
       name: String(local?.get('cluster_name') ?? 'unknown'),
       releaseVersion: String(local?.get('release_version') ?? 'unknown'),
       partitioner,
+      hosts: [...options.hosts],
       nodes: client.hosts.length,
       ringTokens: () => tokens,
       routingFor: (keyspace, range) => (client.metadata.keyspaces[keyspace] === undefined ? undefined : routeOptionsFor(client, keyspace, range)),

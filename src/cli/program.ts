@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { notImplemented } from '../errors.js';
 import { PLANNED_COMMANDS } from '../commands/planned.js';
 import { registerBackup, registerList } from './backup-commands.js';
+import { registerRestore, registerStatus } from './restore-commands.js';
 
 /** What the program needs from its process; main.ts passes the real one, tests their own. */
 export interface ProgramContext {
@@ -29,6 +30,8 @@ export function buildProgram(context: ProgramContext): Command {
 
   registerBackup(program, context);
   registerList(program, context);
+  registerRestore(program, context);
+  registerStatus(program, context);
   for (const planned of PLANNED_COMMANDS) {
     program
       .command(planned.name)

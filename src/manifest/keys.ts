@@ -57,3 +57,40 @@ export function backupIdOf(key: string): string | undefined {
   const [root, id] = key.split('/');
   return root === BACKUPS && id !== undefined && BACKUP_ID_PATTERN.test(id) ? id : undefined;
 }
+
+/** `r20261122T125144Z-3fa9c1`: a restore run's id; the `r` tells it from a backup id. */
+export const RESTORE_ID_PATTERN = /^r\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+/** The folder of one restore run, stored with the backup it restores. */
+export function restoreFolder(backupId: string, restoreId: string): string {
+  return `${backupFolder(backupId)}restores/${restoreId}/`;
+}
+
+export function restoreHeaderKey(backupId: string, restoreId: string): string {
+  return `${restoreFolder(backupId, restoreId)}restore.json`;
+}
+
+export function restoreReportKey(backupId: string, restoreId: string): string {
+  return `${restoreFolder(backupId, restoreId)}report.json`;
+}
+
+/** The completion marker of one chunk in a restore run. */
+export function chunkDoneKey(backupId: string, restoreId: string, table: string, rangeIndex: number, chunk: number): string {
+  return `${restoreFolder(backupId, restoreId)}done/${table}/${pad5(rangeIndex)}-${pad5(chunk)}.json`;
+}
+
+export function chunkDoneFolder(backupId: string, restoreId: string): string {
+  return `${restoreFolder(backupId, restoreId)}done/`;
+}
+
+/** Rows of one chunk that could not be written, with the reason (one attempt per file). */
+export function rejectsKey(backupId: string, restoreId: string, table: string, rangeIndex: number, chunk: number, attempt: string): string {
+  return `${restoreFolder(backupId, restoreId)}rejects/${table}/${pad5(rangeIndex)}-${pad5(chunk)}-${attempt}.ndjson`;
+}
+
+/** The restore id of a key under backups/<id>/restores/, with its backup id. */
+export function restoreIdOf(key: string): { backupId: string; restoreId: string } | undefined {
+  const [root, backupId, folder, restoreId] = key.split('/');
+  if (root !== BACKUPS || backupId === undefined || folder !== 'restores' || restoreId === undefined) return undefined;
+  return BACKUP_ID_PATTERN.test(backupId) && RESTORE_ID_PATTERN.test(restoreId) ? { backupId, restoreId } : undefined;
+}

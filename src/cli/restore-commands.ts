@@ -1,0 +1,139 @@
+/** commander wiring of `cassette restore` and `cassette status`. */
+import type { Command } from 'commander';
+import { runRestore, type RestoreReport } from '../commands/restore.js';
+import { formatStatus, runStatus } from '../commands/status.js';
+import { silentProgress } from '../commands/progress.js';
+import type { Guard } from '../cassandra/row-writes.js';
+import { CassetteError } from '../errors.js';
+import { parseByteSize, resumeCommand } from './backup-commands.js';
+import { connectCluster, openRepository } from './compose.js';
+import type { ProgramContext } from './program.js';
+import { progressForStderr } from './progress-reporter.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository } from './shared-flags.js';
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function parseJson(value: string, flag: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    throw new CassetteError('USAGE', `${flag} must be JSON, not ${value}`);
+  }
+}
+
+/** `--replication '{"class":"SimpleStrategy","replication_factor":1}'` → string map. */
+export function parseReplication(value: string): Record<string, string> {
+  const parsed = parseJson(value, '--replication');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || typeof (parsed as Record<string, unknown>).class !== 'string') {
+    throw new CassetteError('USAGE', '--replication must be a JSON object with a "class", e.g. {"class":"SimpleStrategy","replication_factor":1}');
+  }
+  return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+}
+
+function parseGuard(flags: Flags): Guard {
+  const kind = typeof flags.guard === 'string' ? flags.guard : 'none';
+  if (kind === 'none' || kind === 'timestamp') return { kind };
+  if (kind === 'lwt') {
+    if (typeof flags.guardColumn !== 'string' || typeof flags.guardValue !== 'string') {
+      throw new CassetteError('USAGE', '--guard lwt needs --guard-column <column> and --guard-value <JSON value the column must hold>');
+    }
+    return { kind: 'lwt', column: flags.guardColumn, expected: parseJson(flags.guardValue, '--guard-value') };
+  }
+  throw new CassetteError('USAGE', `--guard must be none, timestamp or lwt, not "${kind}"`);
+}
+
+function formatRestoreReport(r: RestoreReport): string {
+  const lines = [
+    `restore ${r.restoreId} of backup ${r.backupId} into ${r.targetKeyspace} (cluster ${r.targetCluster}) complete: ` +
+      `${r.written.toLocaleString('en-US')} of ${r.rows.toLocaleString('en-US')} rows written, ${r.expiredCells.toLocaleString('en-US')} expired cells skipped, ` +
+      `${r.rejected} rejected, ${r.races} races`,
+    `${(r.durationMs / 1000).toFixed(1)} s, ${r.rowsPerSecond.toLocaleString('en-US')} rows/s, ${(r.bytesPerSecond / 1024 / 1024).toFixed(1)} MB/s` +
+      (r.verified === undefined ? '' : r.verified ? ', verified: row counts match' : ''),
+  ];
+  if (!r.writetimesPreserved) lines.push('note: --guard lwt writes at the LWT ballot time; original WRITETIMEs were not preserved');
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerRestore(program: Command, context: ProgramContext): void {
+  const command = program
+    .command('restore')
+    .description('load a backup into a cluster with preserved TTL and WRITETIME')
+    .argument('<backup-id>', 'the backup to restore (see `cassette list`)')
+    .option('--tables <list>', 'comma-separated tables (default: every table in the backup)')
+    .option('--target-keyspace <name>', 'restore into this keyspace instead of the backed-up one')
+    .option('--replication <json>', 'replication for a keyspace the restore creates, e.g. {"class":"SimpleStrategy","replication_factor":1}')
+    .option('--schema <mode>', 'create (missing keyspace, types, tables, indexes), skip, or require-existing', 'create')
+    .option('--guard <mode>', 'none (empty targets), timestamp (writetime + 1 µs), or lwt (UPDATE … IF column = value)', 'none')
+    .option('--guard-column <name>', 'with --guard lwt: the column the condition checks (e.g. key_version)')
+    .option('--guard-value <json>', 'with --guard lwt: the value it must hold for the write to apply')
+    .option('--resume <restore-id>', 'finish an interrupted restore: skip chunks it has finished')
+    .option('--max-in-flight <n>', 'write requests in flight', '64')
+    .option('--rate <rows/s>', 'at most this many rows per second')
+    .option('--max-errors <n>', 'stop once more rows than this have failed', '100')
+    .option('--batch-bytes <size>', 'largest unlogged single-partition batch', '4KiB')
+    .option('--parallel <n>', 'chunks loaded at once', '2')
+    .option('--verify', 'after loading, count rows per range in the target and compare')
+    .option('--json', 'print one JSON report on stdout at the end');
+  addConnectionFlags(command);
+  addRepositoryFlags(command);
+  command.action(async (backupId: string, flags: Flags) => {
+    const str = (name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+    const schemaMode = str('schema') ?? 'create';
+    if (schemaMode !== 'create' && schemaMode !== 'skip' && schemaMode !== 'require-existing') {
+      throw new CassetteError('USAGE', `--schema must be create, skip or require-existing, not "${schemaMode}"`);
+    }
+    const connection = resolveConnection(flags, context.env);
+    const store = openRepository(resolveRepository(flags, context.env));
+    const tables = str('tables')?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const request = {
+      backupId,
+      ...(tables === undefined ? {} : { tables }),
+      ...(str('targetKeyspace') === undefined ? {} : { targetKeyspace: str('targetKeyspace') as string }),
+      ...(str('replication') === undefined ? {} : { replication: parseReplication(str('replication') as string) }),
+      schemaMode: schemaMode as 'create' | 'skip' | 'require-existing',
+      guard: parseGuard(flags),
+      ...(str('resume') === undefined ? {} : { resume: str('resume') as string }),
+      maxInFlight: positiveInt(str('maxInFlight'), '--max-in-flight', 64, { max: 4096 }),
+      ...(str('rate') === undefined ? {} : { rate: positiveInt(str('rate'), '--rate', 0) }),
+      maxErrors: positiveInt(str('maxErrors'), '--max-errors', 100, { min: 0 }),
+      batchBytes: parseByteSize(str('batchBytes') ?? '4KiB', '--batch-bytes', 256),
+      parallel: positiveInt(str('parallel'), '--parallel', 2, { max: 64 }),
+      verify: flags.verify === true,
+    };
+    const json = flags.json === true;
+    const cluster = await connectCluster(connection);
+    try {
+      const report = await runRestore(request, {
+        store,
+        cluster,
+        progress: json ? silentProgress : progressForStderr(),
+        signal: context.signal,
+        now: Date.now,
+        toolVersion: context.version,
+        resumeHint: (id) => resumeCommand(context.argv, id),
+      });
+      context.stdout(json ? `${JSON.stringify(report)}\n` : formatRestoreReport(report));
+      if (report.rejected > 0) {
+        throw new CassetteError('COMPLETED_WITH_ERRORS', `restore ${report.restoreId} finished, but ${report.rejected} rows were rejected`, {
+          hint: `they are listed with the reason under backups/${report.backupId}/restores/${report.restoreId}/rejects/ in ${report.repository}`,
+        });
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+}
+
+export function registerStatus(program: Command, context: ProgramContext): void {
+  const command = program
+    .command('status')
+    .description('show the state of a backup or a restore run')
+    .argument('<id>', 'a backup id or a restore id')
+    .option('--json', 'print the status as JSON');
+  addRepositoryFlags(command);
+  command.action(async (id: string, flags: Flags) => {
+    const store = openRepository(resolveRepository(flags, context.env));
+    const status = await runStatus(id, { store });
+    context.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : formatStatus(status));
+  });
+}

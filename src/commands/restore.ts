@@ -1,0 +1,328 @@
+/**
+ * `cassette restore`: load a backup into a cluster — the same one, a renamed keyspace, or another
+ * cluster — reproducing every cell's value, WRITETIME and remaining TTL (docs/format.md §7).
+ *
+ * Order: the backup and the target schema are checked before anything is written (an incompatible
+ * table is refused with every difference); restore.json is written, the schema created; then each
+ * chunk is verified against its checksum *before* any of its rows is written, loaded, and marked
+ * done (the checkpoint); report.json last. `resume` skips chunks that are marked done; replaying a
+ * chunk is harmless because every write carries the cell's own timestamp.
+ */
+import { CassetteError } from '../errors.js';
+import type { CqlWriteSession } from '../cassandra/session.js';
+import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema-apply.js';
+import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandra/schema.js';
+import { quoteIdentifier } from '../cassandra/identifiers.js';
+import { tableWriterFor, type Guard } from '../cassandra/row-writes.js';
+import { parseToken } from '../cassandra/token-ranges.js';
+import { newRestoreId } from '../manifest/backup-id.js';
+import { FORMAT_VERSION, type Manifest } from '../manifest/format.js';
+import { chunkDoneFolder, chunkDoneKey, chunkKey, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
+import { readDocument, readHeader, readManifest, writeDocument } from '../manifest/repository.js';
+import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
+import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
+import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
+import { RequestGate } from '../pipeline/load/request-gate.js';
+import { forEachBounded } from '../pipeline/retry.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { ProgressSink } from './progress.js';
+
+export interface RestoreRequest {
+  readonly backupId: string;
+  readonly tables?: readonly string[];
+  readonly targetKeyspace?: string;
+  readonly replication?: Readonly<Record<string, string>>;
+  readonly schemaMode: SchemaMode;
+  readonly guard: Guard;
+  readonly resume?: string;
+  readonly maxInFlight: number;
+  readonly rate?: number;
+  readonly maxErrors: number;
+  readonly batchBytes: number;
+  /** Chunks loaded at once. */
+  readonly parallel: number;
+  readonly verify: boolean;
+  readonly attempts?: number;
+  readonly retryBaseDelayMs?: number;
+}
+
+export interface RestoreCluster {
+  readonly session: CqlWriteSession;
+  readonly consistency: number;
+  readonly name: string;
+  readonly hosts: readonly string[];
+}
+
+export interface RestoreDeps {
+  readonly store: BlobStore;
+  readonly cluster: RestoreCluster;
+  readonly progress: ProgressSink;
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  readonly toolVersion: string;
+  readonly resumeHint: (restoreId: string) => string;
+}
+
+export interface RestoreTableReport {
+  readonly name: string;
+  readonly chunks: number;
+  readonly chunksSkipped: number;
+  readonly rows: number;
+  readonly written: number;
+  readonly expiredCells: number;
+  readonly rejected: number;
+  readonly races: number;
+}
+
+export interface RestoreReport {
+  readonly restoreId: string;
+  readonly backupId: string;
+  readonly repository: string;
+  readonly targetKeyspace: string;
+  readonly targetCluster: string;
+  readonly resumed: boolean;
+  readonly guard: Guard['kind'];
+  /** False under --guard lwt: Cassandra refuses USING TIMESTAMP on conditional writes. */
+  readonly writetimesPreserved: boolean;
+  readonly tables: readonly RestoreTableReport[];
+  readonly rows: number;
+  readonly written: number;
+  readonly expiredCells: number;
+  readonly rejected: number;
+  readonly races: number;
+  /** Up to 1,000 primary keys of rows whose LWT condition failed (all are in the rejects files' folder). */
+  readonly raceKeys: readonly unknown[][];
+  readonly verified: boolean | undefined;
+  readonly durationMs: number;
+  readonly rowsPerSecond: number;
+  readonly bytesPerSecond: number;
+}
+
+interface ChunkJob {
+  readonly table: string;
+  readonly range: number;
+  readonly chunk: number;
+  readonly entry: Manifest['tables'][number]['ranges'][number]['chunks'][number];
+}
+
+async function openBackup(store: BlobStore, backupId: string): Promise<Manifest> {
+  const manifest = await readManifest(store, backupId);
+  if (manifest !== undefined) return manifest;
+  if ((await readHeader(store, backupId)) !== undefined) {
+    throw new CassetteError('BACKUP_INVALID', `backup ${backupId} is incomplete: it has no manifest`, {
+      hint: `finish it with \`cassette backup --resume ${backupId}\`, or restore a complete backup (see \`cassette list\`)`,
+    });
+  }
+  throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${store.description}`, { hint: 'run `cassette list` with the same --repo to see the backups there' });
+}
+
+function selectTables(manifest: Manifest, requested: readonly string[] | undefined): string[] {
+  const available = manifest.tables.map((t) => t.name);
+  if (requested === undefined || requested.length === 0) return available;
+  const unknown = requested.filter((t) => !available.includes(t));
+  if (unknown.length > 0) {
+    throw new CassetteError('INVALID_INPUT', `backup ${manifest.backupId} has no table ${unknown.map((t) => `"${t}"`).join(', ')}`, {
+      hint: `its tables are: ${available.join(', ')}`,
+    });
+  }
+  return [...requested];
+}
+
+async function requireEmptyCounterTables(session: CqlWriteSession, schema: KeyspaceSchema, keyspace: string, tables: readonly string[]): Promise<void> {
+  for (const name of tables) {
+    if (findTable(schema, name)?.isCounter !== true) continue;
+    const rs = await session.execute(`SELECT * FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} LIMIT 1`);
+    if (rs.rows.length > 0) {
+      throw new CassetteError('INVALID_INPUT', `counter table ${keyspace}.${name} in the target is not empty; counters are restored by adding to them, so they must start empty`, {
+        hint: 'TRUNCATE it, or restore into a new keyspace with --target-keyspace',
+      });
+    }
+  }
+}
+
+/** Runs a restore, or finishes an interrupted one. */
+export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
+  const startedAt = deps.now();
+  const { store, cluster } = deps;
+  const manifest = await openBackup(store, request.backupId);
+  const schema = manifest.keyspace as unknown as KeyspaceSchema;
+
+  let header: RestoreHeader;
+  if (request.resume !== undefined) {
+    const found = await readDocument(store, restoreHeaderKey(request.backupId, request.resume), RestoreHeader, `restore ${request.resume}`);
+    if (found === undefined) {
+      throw new CassetteError('INVALID_INPUT', `restore ${request.resume} of backup ${request.backupId} not found`, { hint: 'check the ids with `cassette status`' });
+    }
+    header = found;
+  } else {
+    header = {
+      formatVersion: FORMAT_VERSION,
+      kind: 'cassette-restore',
+      restoreId: newRestoreId(startedAt),
+      backupId: manifest.backupId,
+      createdAt: new Date(startedAt).toISOString(),
+      tool: { name: 'cassette', version: deps.toolVersion },
+      target: { keyspace: request.targetKeyspace ?? manifest.keyspace.name, cluster: cluster.name, hosts: [...cluster.hosts] },
+      tables: selectTables(manifest, request.tables),
+      guard: request.guard,
+      schemaMode: request.schemaMode,
+    };
+  }
+  const { restoreId } = header;
+  const keyspace = header.target.keyspace;
+  const guard = header.guard as Guard;
+
+  // Everything that can refuse the restore happens before its first write.
+  const schemaPlan = await planTargetSchema(cluster.session, schema, {
+    mode: header.schemaMode, tables: header.tables, keyspace, ...(request.replication === undefined ? {} : { replication: { ...request.replication } }),
+  });
+  if (request.resume === undefined) await requireEmptyCounterTables(cluster.session, schema, keyspace, header.tables);
+  deps.signal.throwIfAborted();
+  if (request.resume === undefined) await writeDocument(store, restoreHeaderKey(manifest.backupId, restoreId), header);
+  await applySchema(cluster.session, schemaPlan);
+
+  const done = new Set<string>();
+  for await (const entry of store.list(chunkDoneFolder(manifest.backupId, restoreId))) done.add(entry.key);
+
+  const jobs: ChunkJob[] = [];
+  const perTable = new Map<string, { chunks: number; skipped: number; rows: number; written: number; expiredCells: number; rejected: number; races: number }>();
+  for (const name of header.tables) {
+    const table = manifest.tables.find((t) => t.name === name);
+    if (table === undefined) continue;
+    const tally = { chunks: 0, skipped: 0, rows: 0, written: 0, expiredCells: 0, rejected: 0, races: 0 };
+    perTable.set(name, tally);
+    for (const range of table.ranges) {
+      range.chunks.forEach((entry, chunk) => {
+        tally.chunks++;
+        if (done.has(chunkDoneKey(manifest.backupId, restoreId, name, range.index, chunk))) tally.skipped++;
+        else jobs.push({ table: name, range: range.index, chunk, entry });
+      });
+    }
+  }
+  // Count what earlier attempts of this run already did.
+  for (const key of done) {
+    const marker = await readDocument(store, key, ChunkDone, `chunk marker ${key}`);
+    const tally = marker === undefined ? undefined : perTable.get(marker.table);
+    if (marker === undefined || tally === undefined) continue;
+    tally.rows += marker.rows; tally.written += marker.written; tally.expiredCells += marker.expiredCells; tally.rejected += marker.rejected; tally.races += marker.races;
+  }
+
+  const gate = new RequestGate(request.maxInFlight, request.rate, deps.now);
+  const raceKeys: unknown[][] = [];
+  let rejectedTotal = [...perTable.values()].reduce((n, t) => n + t.rejected, 0);
+  let bytesThisRun = 0;
+  let rowsThisRun = 0;
+  deps.progress.start({ title: `restore ${restoreId}`, parts: [...perTable].map(([name, t]) => ({ name, units: t.chunks })) });
+  for (const [name, t] of perTable) if (t.skipped > 0) deps.progress.skip(name, t.skipped);
+
+  const writers = new Map(header.tables.map((name) => {
+    const table = findTable(schema, name);
+    if (table === undefined) throw new CassetteError('BACKUP_INVALID', `backup ${manifest.backupId} lists table ${name} but its schema does not describe it`);
+    return [name, { writer: tableWriterFor({ keyspace, table, types: schema.types }, guard, { markerTimestampMicros: BigInt(Date.parse(manifest.createdAt)) * 1000n }), pkCount: partitionKeyColumns(table).length }];
+  }));
+
+  try {
+    await forEachBounded(jobs, request.parallel, async (job) => {
+      const what = `chunk ${job.chunk} of range ${job.range} of table ${job.table}`;
+      const key = chunkKey(manifest.backupId, job.entry.key);
+      await verifyChunk(store, key, job.entry, what); // refuse a damaged chunk before writing any of its rows
+      const { writer, pkCount } = writers.get(job.table) as NonNullable<ReturnType<typeof writers.get>>;
+      const result = await loadChunk(readChunkRows(store, key, job.entry, what), writer, pkCount, {
+        batchBytes: request.batchBytes,
+        attempts: request.attempts ?? 5,
+        retryBaseDelayMs: request.retryBaseDelayMs ?? 500,
+        consistency: cluster.consistency,
+      }, {
+        session: cluster.session,
+        gate,
+        signal: deps.signal,
+        now: deps.now,
+        onRows: (n) => {
+          rowsThisRun += n;
+          deps.progress.rows(job.table, n, 0);
+        },
+        onReject: (reject: RejectedRow) => {
+          rejectedTotal++;
+          if (rejectedTotal > request.maxErrors) {
+            throw new CassetteError('TOO_MANY_ERRORS', `restore ${restoreId} stopped: ${rejectedTotal} rows failed, more than --max-errors ${request.maxErrors} (last: ${reject.reason})`, {
+              hint: `see the rejects in ${store.description}/${chunkDoneFolder(manifest.backupId, restoreId).replace(/done\/$/, 'rejects/')}; fix the cause, then resume with: ${deps.resumeHint(restoreId)}`,
+            });
+          }
+        },
+      });
+      bytesThisRun += job.entry.rawBytes;
+      let rejects: string | undefined;
+      if (result.rejected.length > 0) {
+        rejects = rejectsKey(manifest.backupId, restoreId, job.table, job.range, job.chunk, Math.random().toString(16).slice(2, 10));
+        await store.put(rejects, result.rejected.map((r) => JSON.stringify({ reason: r.reason, row: r.row })).join('\n') + '\n', { ifAbsent: true });
+      }
+      for (const k of result.races) if (raceKeys.length < 1000) raceKeys.push(k);
+      const marker: ChunkDone = {
+        formatVersion: FORMAT_VERSION, table: job.table, range: job.range, chunk: job.chunk, key: job.entry.key,
+        rows: result.rows, written: result.written, expiredCells: result.expiredCells, expiredRows: result.expiredRows, rejected: result.rejected.length, races: result.races.length,
+        ...(rejects === undefined ? {} : { rejectsKey: rejects }),
+        doneAt: new Date(deps.now()).toISOString(),
+      };
+      await writeDocument(store, chunkDoneKey(manifest.backupId, restoreId, job.table, job.range, job.chunk), marker);
+      const tally = perTable.get(job.table);
+      if (tally !== undefined) {
+        tally.rows += marker.rows; tally.written += marker.written; tally.expiredCells += marker.expiredCells; tally.rejected += marker.rejected; tally.races += marker.races;
+      }
+      deps.progress.unitDone(job.table);
+    }, deps.signal);
+  } catch (err) {
+    if (deps.signal.aborted) {
+      throw new CassetteError('INTERRUPTED', `restore ${restoreId} interrupted; finished chunks are kept`, { hint: `resume with: ${deps.resumeHint(restoreId)}`, cause: err });
+    }
+    if (err instanceof CassetteError && err.code !== 'TOO_MANY_ERRORS' && err.code !== 'BACKUP_INVALID') {
+      throw new CassetteError(err.code, err.message, { hint: `${err.hint ?? 'fix the cause'}; then resume with: ${deps.resumeHint(restoreId)}`, cause: err });
+    }
+    throw err;
+  } finally {
+    deps.progress.stop();
+  }
+
+  const verified = request.verify ? await verifyTarget(cluster.session, manifest, header.tables, keyspace, store, restoreId) : undefined;
+  const tables = [...perTable].map(([name, t]) => ({ name, chunks: t.chunks, chunksSkipped: t.skipped, rows: t.rows, written: t.written, expiredCells: t.expiredCells, rejected: t.rejected, races: t.races }));
+  const durationMs = Math.max(1, deps.now() - startedAt);
+  const sum = (f: (t: RestoreTableReport) => number): number => tables.reduce((n, t) => n + f(t), 0);
+  const report: RestoreReport = {
+    restoreId, backupId: manifest.backupId, repository: store.description, targetKeyspace: keyspace, targetCluster: cluster.name,
+    resumed: request.resume !== undefined, guard: guard.kind, writetimesPreserved: guard.kind !== 'lwt', tables,
+    rows: sum((t) => t.rows), written: sum((t) => t.written), expiredCells: sum((t) => t.expiredCells), rejected: sum((t) => t.rejected), races: sum((t) => t.races),
+    raceKeys, verified: verified?.ok, durationMs,
+    rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), bytesPerSecond: Math.round((bytesThisRun * 1000) / durationMs),
+  };
+  await store.put(restoreReportKey(manifest.backupId, restoreId), `${JSON.stringify(report, null, 2)}\n`, { ifAbsent: true });
+  if (verified !== undefined && !verified.ok) {
+    throw new CassetteError('VERIFY_MISMATCH', `restore ${restoreId}: the target differs from the backup in ${verified.differences.length} ranges (${verified.differences.slice(0, 3).join('; ')})`, {
+      hint: 'rows written by others, or rows that expired meanwhile, change the counts; restore into an empty keyspace to compare exactly',
+    });
+  }
+  return report;
+}
+
+/** Counts rows per backed-up range in the target and compares with what the restore wrote. */
+async function verifyTarget(session: CqlWriteSession, manifest: Manifest, tables: readonly string[], keyspace: string, store: BlobStore, restoreId: string): Promise<{ ok: boolean; differences: string[] }> {
+  const schema = manifest.keyspace as unknown as KeyspaceSchema;
+  const written = new Map<string, number>();
+  for await (const entry of store.list(chunkDoneFolder(manifest.backupId, restoreId))) {
+    const marker = await readDocument(store, entry.key, ChunkDone, `chunk marker ${entry.key}`);
+    if (marker !== undefined) written.set(`${marker.table}/${marker.range}`, (written.get(`${marker.table}/${marker.range}`) ?? 0) + marker.written);
+  }
+  const differences: string[] = [];
+  for (const name of tables) {
+    const table = findTable(schema, name);
+    const ranges = manifest.tables.find((t) => t.name === name)?.ranges ?? [];
+    if (table === undefined) continue;
+    const pk = partitionKeyColumns(table).map((c) => quoteIdentifier(c.name)).join(', ');
+    const cql = `SELECT count(*) FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} WHERE token(${pk}) > ? AND token(${pk}) <= ?`;
+    for (const range of ranges) {
+      const rs = await session.execute(cql, [parseToken(range.start), parseToken(range.end)], { prepare: true });
+      const actual = Number(rs.rows[0]?.get('count') ?? 0);
+      const expected = written.get(`${name}/${range.index}`) ?? 0;
+      if (actual !== expected) differences.push(`${name} range ${range.index}: ${actual} rows, expected ${expected}`);
+    }
+  }
+  return { ok: differences.length === 0, differences };
+}

@@ -1,0 +1,191 @@
+/**
+ * Loads the rows of one (already verified) chunk into the target: plan each row's writes, gather
+ * the statements of consecutive rows of one partition into unlogged single-partition batches under
+ * `batchBytes`, and send them through the RequestGate (bounded in flight, optional rate), retrying
+ * transient failures with backoff. Rows that still fail are returned as rejects, never dropped;
+ * conditional (LWT) writes that do not apply are returned as races.
+ */
+import type { JsonValue } from '../../cassandra/value-codec.js';
+import type { CqlWriteSession } from '../../cassandra/session.js';
+import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/row-writes.js';
+import { isTransientWriteError, reasonOf } from '../../cassandra/write-errors.js';
+import { withRetries } from '../retry.js';
+import type { RequestGate } from './request-gate.js';
+
+/** A row as stored in a chunk (docs/format.md §6.1). */
+export interface StoredRow {
+  readonly k: JsonValue[];
+  readonly c: Record<string, JsonValue>;
+}
+
+export interface RejectedRow {
+  readonly row: StoredRow;
+  readonly reason: string;
+}
+
+export interface ChunkLoadResult {
+  /** Rows read from the chunk. */
+  readonly rows: number;
+  /** Rows whose writes all succeeded. */
+  readonly written: number;
+  readonly expiredCells: number;
+  /** Rows not written at all because every cell had expired (they would not exist any more). */
+  readonly expiredRows: number;
+  readonly rejected: readonly RejectedRow[];
+  /** Primary keys of rows whose conditional write did not apply (guard lwt). */
+  readonly races: readonly JsonValue[][];
+}
+
+export interface ChunkLoadSettings {
+  readonly batchBytes: number;
+  readonly attempts: number;
+  readonly retryBaseDelayMs: number;
+  readonly consistency: number;
+  readonly serialConsistency?: number;
+}
+
+export interface ChunkLoadDeps {
+  readonly session: CqlWriteSession;
+  readonly gate: RequestGate;
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  /** Rows written (for progress). */
+  readonly onRows: (rows: number) => void;
+  /** Called for every rejected row; throws to stop the load (e.g. past --max-errors). */
+  readonly onReject: (reject: RejectedRow) => void;
+}
+
+interface PendingRow {
+  readonly row: StoredRow;
+  readonly plan: RowPlan;
+}
+
+/** One request: a batch (or a single statement) for rows of one partition. */
+interface Unit {
+  readonly rows: PendingRow[];
+  readonly statements: WriteStatement[];
+  bytes: number;
+}
+
+export async function loadChunk(
+  rows: AsyncIterable<unknown[]>,
+  writer: TableWriter,
+  partitionKeyColumns: number,
+  settings: ChunkLoadSettings,
+  deps: ChunkLoadDeps,
+): Promise<ChunkLoadResult> {
+  const rejected: RejectedRow[] = [];
+  const races: JsonValue[][] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let count = 0;
+  let written = 0;
+  let expiredCells = 0;
+  let expiredRows = 0;
+
+  const reject = (row: StoredRow, reason: string): void => {
+    const entry = { row, reason };
+    rejected.push(entry);
+    try {
+      deps.onReject(entry);
+    } catch (err) {
+      failure ??= { error: err };
+    }
+  };
+
+  const execute = async (unit: Unit): Promise<void> => {
+    const conditional = unit.statements.some((s) => s.conditional);
+    const idempotent = unit.statements.every((s) => s.idempotent);
+    const options = { consistency: settings.consistency, isIdempotent: idempotent, ...(settings.serialConsistency === undefined ? {} : { serialConsistency: settings.serialConsistency }) };
+    const send = async (): Promise<boolean> => {
+      if (unit.statements.length === 1) {
+        const [only] = unit.statements as [WriteStatement];
+        const rs = await deps.session.execute(only.cql, only.params, options);
+        return !conditional || rs.rows[0]?.get('[applied]') !== false;
+      }
+      await deps.session.batch(unit.statements, options);
+      return true;
+    };
+    const applied = await withRetries(send, {
+      attempts: idempotent ? settings.attempts : 1,
+      baseDelayMs: settings.retryBaseDelayMs,
+      maxDelayMs: 10_000,
+      signal: deps.signal,
+      isRetryable: isTransientWriteError,
+    });
+    if (!applied) {
+      for (const pending of unit.rows) races.push(pending.row.k);
+      return;
+    }
+    for (const pending of unit.rows) {
+      for (const list of pending.plan.lists as readonly ListWrite[]) await writeList(deps.session, list, { consistency: settings.consistency });
+    }
+  };
+
+  const submit = async (unit: Unit): Promise<void> => {
+    await deps.gate.acquire(unit.rows.length, deps.signal);
+    const request = execute(unit).then(
+      () => {
+        written += unit.rows.length;
+        deps.onRows(unit.rows.length);
+      },
+      (err: unknown) => {
+        if (deps.signal.aborted) failure ??= { error: deps.signal.reason };
+        else for (const pending of unit.rows) reject(pending.row, reasonOf(err));
+      },
+    ).finally(() => {
+      deps.gate.release();
+      inFlight.delete(request);
+    });
+    inFlight.add(request);
+  };
+
+  // Statements of consecutive rows of one partition go together; a new partition flushes.
+  let unit: Unit | undefined;
+  let unitPartition = '';
+  const flush = async (): Promise<void> => {
+    if (unit !== undefined && unit.rows.length > 0) {
+      await submit(unit);
+    }
+    unit = undefined;
+  };
+
+  for await (const batch of rows) {
+    for (const value of batch) {
+      if (failure !== undefined) throw failure.error;
+      deps.signal.throwIfAborted();
+      const row = value as StoredRow;
+      count++;
+      let plan: RowPlan;
+      try {
+        plan = writer.planRow(row, Math.floor(deps.now() / 1000));
+      } catch (err) {
+        reject(row, reasonOf(err));
+        continue;
+      }
+      expiredCells += plan.expiredCells;
+      if (plan.statements.length === 0 && plan.lists.length === 0) {
+        expiredRows++; // every cell had expired: the row would no longer exist
+        continue;
+      }
+      const partition = JSON.stringify(row.k.slice(0, partitionKeyColumns));
+      const rowBytes = plan.statements.reduce((n, s) => n + s.bytes, 0);
+      const conditional = plan.statements.some((s) => s.conditional);
+      // Conditional writes go alone: Cassandra refuses USING TIMESTAMP in them and a conditional
+      // batch would tie the rows' outcomes together.
+      if (unit === undefined || partition !== unitPartition || conditional || unit.bytes + rowBytes > settings.batchBytes) {
+        await flush();
+        unit = { rows: [], statements: [], bytes: 0 };
+        unitPartition = partition;
+      }
+      unit.rows.push({ row, plan });
+      unit.statements.push(...plan.statements);
+      unit.bytes += rowBytes;
+      if (conditional) await flush();
+    }
+  }
+  await flush();
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
+  return { rows: count, written, expiredCells, expiredRows, rejected, races };
+}
