@@ -37,8 +37,8 @@ const USAGE = `usage: node bench/backup-rss.mjs [options]
   --runs <n>             backups per size and repository (default 3); the median is reported
   --s3                   also back up into MinIO (CASSETTE_TEST_S3_* from \`scripts/services env\`)
   --parallel <n>         passed to \`cassette backup --parallel\` (default: the CLI's)
-  --cli-flags "<flags>"  more \`cassette backup\` flags, e.g. "--fetch-size 500"
-  --node-flags "<flags>" flags for the child's node, e.g. "--max-semi-space-size=64"
+  --cli-flags=<flags>    more \`cassette backup\` flags, e.g. --cli-flags="--fetch-size 500"
+  --node-flags=<flags>   flags for the child's node, e.g. --node-flags=--max-semi-space-size=64
   --idle-wait <s>        before each backup, wait up to this long for the machine to be idle (default 60, 0: no wait)
   --load-concurrency <n> in-flight inserts while loading a dataset (default 96)
   --reload               reload the datasets even if they are complete
@@ -51,27 +51,32 @@ exit: 0 PASS, 1 FAIL (peak RSS differs by 20% or more), 2 cannot run`;
 class SetupError extends Error {}
 
 function parseOptions(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      sizes: { type: 'string', default: '100000,1000000' },
-      runs: { type: 'string', default: '3' },
-      s3: { type: 'boolean', default: false },
-      parallel: { type: 'string' },
-      'cli-flags': { type: 'string', default: '' },
-      'node-flags': { type: 'string', default: '' },
-      'idle-wait': { type: 'string', default: '60' },
-      'load-concurrency': { type: 'string', default: '96' },
-      reload: { type: 'boolean', default: false },
-      'keep-data': { type: 'boolean', default: false },
-      drop: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      hosts: { type: 'string', default: process.env.CASSETTE_TEST_CASSANDRA_HOST ?? '127.0.0.1' },
-      port: { type: 'string', default: process.env.CASSETTE_TEST_CASSANDRA_PORT ?? '9042' },
-      dc: { type: 'string', default: process.env.CASSETTE_TEST_CASSANDRA_DC ?? 'datacenter1' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        sizes: { type: 'string', default: '100000,1000000' },
+        runs: { type: 'string', default: '3' },
+        s3: { type: 'boolean', default: false },
+        parallel: { type: 'string' },
+        'cli-flags': { type: 'string', default: '' },
+        'node-flags': { type: 'string', default: '' },
+        'idle-wait': { type: 'string', default: '60' },
+        'load-concurrency': { type: 'string', default: '96' },
+        reload: { type: 'boolean', default: false },
+        'keep-data': { type: 'boolean', default: false },
+        drop: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        hosts: { type: 'string', default: process.env.CASSETTE_TEST_CASSANDRA_HOST ?? '127.0.0.1' },
+        port: { type: 'string', default: process.env.CASSETTE_TEST_CASSANDRA_PORT ?? '9042' },
+        dc: { type: 'string', default: process.env.CASSETTE_TEST_CASSANDRA_DC ?? 'datacenter1' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new SetupError(`${err.message}\n${USAGE}`);
+  }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
@@ -321,7 +326,6 @@ function parseGnuTime(text) {
     maxRssKiB: Number(field('Maximum resident set size \\(kbytes\\)')),
     userSeconds: Number(field('User time \\(seconds\\)')),
     systemSeconds: Number(field('System time \\(seconds\\)')),
-    involuntarySwitches: Number(field('Involuntary context switches')),
   };
 }
 
@@ -329,7 +333,9 @@ function parseGnuTime(text) {
 function runMeasured(args, env, workDir, services) {
   const viaTime = existsSync(GNU_TIME);
   const timeFile = join(workDir, `time-${process.hrtime.bigint()}.txt`);
-  const [command, argv] = viaTime ? [GNU_TIME, ['-v', '-o', timeFile, process.execPath, ...args]] : [process.execPath, args];
+  // Without node flags the CLI runs as operators run it: the executable bin with its own shebang flags.
+  const invocation = args[0] === CLI ? args : [process.execPath, ...args];
+  const [command, argv] = viaTime ? [GNU_TIME, ['-v', '-o', timeFile, ...invocation]] : [invocation[0], invocation.slice(1)];
   const before = { cassandra: processCpuSeconds(services.cassandraPid), minio: processCpuSeconds(services.minioPid), machine: machineJiffies() };
   const started = performance.now();
   const child = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -458,7 +464,8 @@ const COLUMNS = [
   ['client CPU s', 2, (r) => r.clientCpuSeconds],
   ['client CPU/wall', 2, (r) => r.clientCpuSeconds / r.wallSeconds],
   ['Cassandra CPU s', 2, (r) => r.cassandraCpuSeconds],
-  ['other CPU s', 2, (r) => r.otherCpuSeconds],
+  // Clamped: /proc/stat and per-process times disagree by a few tenths of a second.
+  ['other CPU s', 2, (r) => Math.max(0, r.otherCpuSeconds)],
 ];
 
 function summarize(results, options, baseline) {
@@ -539,9 +546,15 @@ async function main() {
       writeFileSync(options.out, `${JSON.stringify({ options, node: process.version, datasets, baselineRssKiB: baselineRun.peakRssKiB, results: thin }, null, 1)}\n`);
     }
     if (options.drop) {
-      for (const dataset of datasets) await client.execute(`DROP KEYSPACE IF EXISTS ${dataset.keyspace}`);
-      await client.execute('DROP KEYSPACE IF EXISTS bench_backup');
-      log('dropped the bench keyspaces');
+      for (const dataset of datasets) {
+        await client.execute('DELETE FROM bench_backup.datasets WHERE keyspace_name = ?', [dataset.keyspace]);
+        await client.execute(`DROP KEYSPACE IF EXISTS ${dataset.keyspace}`);
+      }
+      // The marker keyspace goes too once no other size's dataset is recorded in it.
+      if ((await client.execute('SELECT keyspace_name FROM bench_backup.datasets LIMIT 1')).rowLength === 0) {
+        await client.execute('DROP KEYSPACE IF EXISTS bench_backup');
+      }
+      log(`dropped ${datasets.map((d) => d.keyspace).join(', ')}`);
     }
     return summary.pass ? 0 : 1;
   } finally {

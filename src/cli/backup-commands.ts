@@ -51,7 +51,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
     .option('--splits <n>', 'token ranges per table (default: from the ring size, nodes and --parallel)')
     .option('--parallel <n>', 'token ranges read at once', '4')
     .option('--fetch-size <n>', 'rows per page', '2000')
-    .option('--max-chunk-bytes <size>', 'roll to a new chunk file once it holds this much NDJSON (uncompressed)', '64MiB')
+    .option('--max-chunk-bytes <size>', 'roll to a new chunk file once it holds this much NDJSON (uncompressed)', '8MiB')
     .option('--gzip-level <n>', 'gzip level 1 (fast) to 9 (small)', '1')
     .option('--json', 'print one JSON report on stdout at the end');
   addConnectionFlags(command);
@@ -69,7 +69,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
       parallel: positiveInt(str('parallel'), '--parallel', 4, { max: 256 }),
       fetchSize: positiveInt(str('fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
       gzipLevel: positiveInt(str('gzipLevel'), '--gzip-level', 1, { min: 1, max: 9 }),
-      maxChunkBytes: parseByteSize(str('maxChunkBytes') ?? '64MiB', '--max-chunk-bytes'),
+      maxChunkBytes: parseByteSize(str('maxChunkBytes') ?? '8MiB', '--max-chunk-bytes'),
       consistency: connection.consistency,
     };
     if (request.keyspace === undefined && request.resume === undefined) {

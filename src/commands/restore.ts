@@ -131,6 +131,8 @@ function selectTables(manifest: Manifest, requested: readonly string[] | undefin
 async function requireEmptyCounterTables(session: CqlWriteSession, schema: KeyspaceSchema, keyspace: string, tables: readonly string[]): Promise<void> {
   for (const name of tables) {
     if (findTable(schema, name)?.isCounter !== true) continue;
+    const exists = await session.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, name]);
+    if (exists.rows.length === 0) continue; // the restore creates it, empty
     const rs = await session.execute(`SELECT * FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} LIMIT 1`);
     if (rs.rows.length > 0) {
       throw new CassetteError('INVALID_INPUT', `counter table ${keyspace}.${name} in the target is not empty; counters are restored by adding to them, so they must start empty`, {

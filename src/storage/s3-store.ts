@@ -33,10 +33,15 @@ import {
   errorName, httpStatus, isPreconditionFailed, noSuchBucket, repositoryError, type S3ErrorContext,
 } from './s3-errors.js';
 
-/** Part size of multipart uploads. S3's minimum is 5 MiB; 8 MiB keeps 10,000 parts ≥ 78 GiB. */
-const PART_SIZE = 8 * 1024 * 1024;
+/**
+ * Part size of multipart uploads: S3's minimum, 5 MiB (10,000 parts still allow 48 GiB objects,
+ * far above a chunk). lib-storage buffers about PART_SIZE × (QUEUE_SIZE + 1) per put, and a backup
+ * has --parallel puts open, so small parts keep memory flat (docs/benchmarks.md); the gzip
+ * producer, not the upload, limits throughput.
+ */
+const PART_SIZE = 5 * 1024 * 1024;
 /** Parts uploaded concurrently per put. */
-const QUEUE_SIZE = 2;
+const QUEUE_SIZE = 1;
 
 /** Static credentials, for tests and composition roots that read them from a secret file. */
 export interface S3Credentials {

@@ -42,11 +42,11 @@ export function cliEnv(s3?: S3Settings, extra: Record<string, string> = {}): Nod
 
 /** Runs the built CLI to completion, optionally as another user (`uid`/`gid`, when we are root). */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, user?: { uid: number; gid: number }): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000, ...user });
+  const r = spawnSync(cli, args, { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000, ...user });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts the built CLI without waiting (for kill tests). */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [cli, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(cli, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -93,7 +93,8 @@ export async function loadChunk(
     }
   };
 
-  const execute = async (unit: Unit): Promise<void> => {
+  /** Resolves true when the unit's writes applied, false when its LWT condition did not hold. */
+  const execute = async (unit: Unit): Promise<boolean> => {
     const conditional = unit.statements.some((s) => s.conditional);
     const idempotent = unit.statements.every((s) => s.idempotent);
     const options = { consistency: settings.consistency, isIdempotent: idempotent, ...(settings.serialConsistency === undefined ? {} : { serialConsistency: settings.serialConsistency }) };
@@ -115,17 +116,19 @@ export async function loadChunk(
     });
     if (!applied) {
       for (const pending of unit.rows) races.push(pending.row.k);
-      return;
+      return false;
     }
     for (const pending of unit.rows) {
       for (const list of pending.plan.lists as readonly ListWrite[]) await writeList(deps.session, list, { consistency: settings.consistency });
     }
+    return true;
   };
 
   const submit = async (unit: Unit): Promise<void> => {
     await deps.gate.acquire(unit.rows.length, deps.signal);
     const request = execute(unit).then(
-      () => {
+      (applied) => {
+        if (!applied) return;
         written += unit.rows.length;
         deps.onRows(unit.rows.length);
       },

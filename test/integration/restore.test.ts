@@ -1,0 +1,170 @@
+/**
+ * `cassette restore` against the real clusters: a backup restored into a new keyspace on the same
+ * cluster, and into the second cluster with a replication override, equals the source cell by cell
+ * (values and WRITETIMEs exact, expiries within 1 s); a tampered chunk is refused before any of its
+ * rows is written; a missing or incomplete backup is refused.
+ */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type cassandra from 'cassandra-driver';
+import { runBackup } from '../../src/commands/backup.js';
+import { runRestore, type RestoreRequest } from '../../src/commands/restore.js';
+import { silentProgress } from '../../src/commands/progress.js';
+import type { ClusterHandle } from '../../src/cli/compose.js';
+import { captureKeyspace } from '../../src/cassandra/schema.js';
+import { tableReaderFor } from '../../src/cassandra/table-reader.js';
+import { MAX_TOKEN, MIN_TOKEN } from '../../src/cassandra/token-ranges.js';
+import { FsStore } from '../../src/storage/fs-store.js';
+import { CassetteError } from '../../src/errors.js';
+import { createDataset, type Dataset } from '../support/backup-dataset.js';
+import { cassandraClient, uniqueName } from '../support/clients.js';
+import { clusterFor } from '../support/cassette.js';
+
+interface Cell { v: unknown; t: unknown; e?: number | (number | null)[] }
+type Rows = Map<string, Record<string, Cell>>;
+
+/** Every row of every table of `keyspace`, encoded as the backup format does, read now. */
+async function snapshot(cluster: ClusterHandle, keyspace: string, tables: readonly string[]): Promise<{ rows: Map<string, Rows>; readAt: number }> {
+  const schema = await captureKeyspace(cluster.session, keyspace);
+  const out = new Map<string, Rows>();
+  const readAt = Math.floor(Date.now() / 1000);
+  for (const table of tables) {
+    const reader = tableReaderFor(schema, table);
+    const rows: Rows = new Map();
+    let pageState: string | undefined;
+    do {
+      const rs = await cluster.session.execute(reader.cql, [MIN_TOKEN, MAX_TOKEN], { fetchSize: 5000, ...(pageState === undefined ? {} : { pageState }) });
+      for (const r of rs.rows) {
+        const row = JSON.parse(reader.encodeRow(r, readAt)) as { k: unknown[]; c: Record<string, Cell> };
+        rows.set(JSON.stringify(row.k), row.c);
+      }
+      pageState = rs.pageState;
+    } while (pageState !== undefined);
+    out.set(table, rows);
+  }
+  return { rows: out, readAt };
+}
+
+/** Source and target equal cell by cell: values and writetimes exact, expiries within 1 s. */
+function expectSame(source: Map<string, Rows>, target: Map<string, Rows>, skipWritetime: ReadonlySet<string> = new Set()): void {
+  for (const [table, rows] of source) {
+    const copy = target.get(table) as Rows;
+    expect(copy.size, table).toBe(rows.size);
+    for (const [key, cells] of rows) {
+      const other = copy.get(key);
+      expect(other, `${table} ${key}`).toBeDefined();
+      expect(Object.keys(other ?? {}).sort(), `${table} ${key}`).toEqual(Object.keys(cells).sort());
+      for (const [name, cell] of Object.entries(cells)) {
+        const got = (other as Record<string, Cell>)[name] as Cell;
+        expect(got.v, `${table} ${key} ${name}`).toEqual(cell.v);
+        if (!skipWritetime.has(table)) expect(got.t, `${table} ${key} ${name} writetime`).toEqual(cell.t);
+        const expiries = [cell.e ?? []].flat();
+        const gotExpiries = [got.e ?? []].flat();
+        expect(gotExpiries.length, `${table} ${key} ${name} expiry`).toBe(expiries.length);
+        expiries.forEach((e, i) => {
+          if (e === null) expect(gotExpiries[i]).toBeNull();
+          else expect(Math.abs((gotExpiries[i] as number) - e), `${table} ${key} ${name} expiry`).toBeLessThanOrEqual(1);
+        });
+      }
+    }
+  }
+}
+
+describe('cassette restore', () => {
+  const services = inject('services');
+  const source = uniqueName('it_restore_src');
+  const targets: string[] = [];
+  const work = mkdtempSync(join(tmpdir(), 'cassette-restore-'));
+  const store = new FsStore(join(work, 'repo'));
+  let client: cassandra.Client;
+  let cluster: ClusterHandle;
+  let second: ClusterHandle;
+  let dataset: Dataset;
+  let backupId: string;
+
+  const deps = (target: ClusterHandle) => ({
+    store, cluster: target, progress: silentProgress, signal: new AbortController().signal, now: Date.now, toolVersion: 'test',
+    resumeHint: (id: string) => `--resume ${id}`,
+  });
+  const request = (extra: Partial<RestoreRequest>): RestoreRequest => ({
+    backupId, schemaMode: 'create', guard: { kind: 'none' }, maxInFlight: 64, maxErrors: 0, batchBytes: 4096, parallel: 2, verify: true, ...extra,
+  });
+
+  beforeAll(async () => {
+    client = cassandraClient(services.cassandra);
+    await client.connect();
+    dataset = await createDataset(client, source, { wideRows: 2_000, smallPartitions: 500 });
+    // A table with a default TTL, a cell without TTL, and a cell about to expire.
+    await client.execute(`CREATE TABLE ${source}.defaults (id int PRIMARY KEY, keep text, brief text) WITH default_time_to_live = 86400`);
+    await client.execute(`INSERT INTO ${source}.defaults (id, keep) VALUES (1, 'no ttl') USING TIMESTAMP 1700000000000000 AND TTL 0`);
+    await client.execute(`INSERT INTO ${source}.defaults (id, brief) VALUES (1, 'expires soon') USING TIMESTAMP 1700000000000001 AND TTL 2`);
+    await client.execute(`INSERT INTO ${source}.defaults (id, keep, brief) VALUES (2, 'two', 'long') USING TIMESTAMP 1700000000000002 AND TTL 0`);
+    cluster = await clusterFor(services.cassandra);
+    second = await clusterFor(services.second);
+    backupId = (await runBackup({ keyspace: source, parallel: 4, fetchSize: 1000, gzipLevel: 1, maxChunkBytes: 256 * 1024, consistency: 'LOCAL_QUORUM' }, deps(cluster) as never)).backupId;
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // let the 2-second TTL pass
+  });
+
+  afterAll(async () => {
+    for (const ks of [source, ...targets]) await client?.execute(`DROP KEYSPACE IF EXISTS ${ks}`);
+    const other = cassandraClient(services.second);
+    for (const ks of targets) await other.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
+    await other.shutdown();
+    await cluster?.close();
+    await second?.close();
+    await client?.shutdown();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('restores into a new keyspace equal to the source cell by cell', async () => {
+    const target = uniqueName('it_restore_dst');
+    targets.push(target);
+    const tables = [...dataset.tables, 'defaults'];
+    const report = await runRestore(request({ targetKeyspace: target }), deps(cluster));
+    expect(report.rejected).toBe(0);
+    expect(report.verified).toBe(true);
+    expect(report.expiredCells).toBe(1); // 'expires soon' expired between backup and restore
+    const before = await snapshot(cluster, source, tables);
+    const after = await snapshot(cluster, target, tables);
+    expectSame(before.rows, after.rows, new Set(['hits']));
+    expect(after.rows.get('defaults')?.get('[1]')).toEqual({ keep: { v: 'no ttl', t: 1700000000000000 } }); // no TTL despite the default
+    expect((after.rows.get('hits')?.get('["page-3"]'))?.views?.v).toBe('3001');
+  });
+
+  it('migrates into the second cluster with a replication override, equal to the source', async () => {
+    const target = uniqueName('it_restore_mig');
+    targets.push(target);
+    const report = await runRestore(request({ targetKeyspace: target, replication: { class: 'SimpleStrategy', replication_factor: '1' }, tables: ['all_types', 'events'] }), deps(second));
+    expect(report.targetCluster).toBe('cassette-second');
+    expect(report.verified).toBe(true);
+    const before = await snapshot(cluster, source, ['all_types', 'events']);
+    const after = await snapshot(second, target, ['all_types', 'events']);
+    expectSame(before.rows, after.rows);
+  });
+
+  it('refuses a tampered chunk before writing any of its rows', async () => {
+    const copy = new FsStore(join(work, 'tampered'));
+    const id = (await runBackup({ keyspace: source, tables: ['profiles'], parallel: 1, fetchSize: 1000, gzipLevel: 1, maxChunkBytes: 1 << 20, consistency: 'LOCAL_QUORUM', splits: 1 }, { ...deps(cluster), store: copy } as never)).backupId;
+    const dataDir = join(work, 'tampered', 'backups', id, 'data', 'profiles');
+    const [file] = readdirSync(dataDir);
+    const path = join(dataDir, file as string);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 9] = (bytes[bytes.length - 9] ?? 0) ^ 0xff; // inside the gzip trailer's CRC
+    writeFileSync(path, bytes);
+    const target = uniqueName('it_restore_bad');
+    targets.push(target);
+    const err = await runRestore({ ...request({ targetKeyspace: target }), backupId: id }, { ...deps(cluster), store: copy }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CassetteError);
+    expect((err as CassetteError).code).toBe('BACKUP_INVALID');
+    expect((err as Error).message).toMatch(/does not match its checksum/);
+    const rows = await client.execute(`SELECT * FROM ${target}.profiles`);
+    expect(rows.rows).toHaveLength(0);
+  });
+
+  it('refuses a backup that does not exist, naming it', async () => {
+    const err = await runRestore(request({ targetKeyspace: 'nowhere' , }), { ...deps(cluster), store: new FsStore(join(work, 'empty')) }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BACKUP_INVALID', message: expect.stringMatching(/^backup \S+ not found/) });
+  });
+});
