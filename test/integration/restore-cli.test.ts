@@ -18,11 +18,12 @@ async function dump(client: cassandra.Client, keyspace: string, table: string): 
   return rs.rows.map((r) => `${r.get('pk')} ${r.get('ck')} ${(r.get('payload') as Buffer).toString('hex')} ${JSON.stringify(r.get('note'))} ${String(r.get('wt'))}`).sort();
 }
 
-function doneMarkers(repo: string, backupId: string): { restoreId: string | undefined; count: number } {
+/** The restore run other than `except`, and how many of its chunks are done. */
+function doneMarkers(repo: string, backupId: string, except: string): { restoreId: string | undefined; count: number } {
   const dir = join(repo, 'backups', backupId, 'restores');
-  if (!existsSync(dir)) return { restoreId: undefined, count: 0 };
-  const [restoreId] = readdirSync(dir);
-  const done = join(dir, restoreId as string, 'done', 'events');
+  const restoreId = existsSync(dir) ? readdirSync(dir).find((id) => id !== except) : undefined;
+  if (restoreId === undefined) return { restoreId, count: 0 };
+  const done = join(dir, restoreId, 'done', 'events');
   return { restoreId, count: existsSync(done) ? readdirSync(done).length : 0 };
 }
 
@@ -58,26 +59,23 @@ describe('cassette restore (CLI)', () => {
     targets.push(straight, killed);
     const whole = runCli(['restore', backupId, '--repo', repo, '--target-keyspace', straight, ...connection, '--verify', '--json'], cliEnv());
     expect(whole.status, whole.stderr).toBe(0);
+    const straightId = (JSON.parse(whole.stdout) as { restoreId: string }).restoreId;
 
     const child = startCli(['restore', backupId, '--repo', repo, '--target-keyspace', killed, ...connection, '--parallel', '1', '--max-in-flight', '2'], cliEnv());
-    let state = doneMarkers(repo, backupId);
+    let state = doneMarkers(repo, backupId, straightId);
     for (let i = 0; i < 1200 && state.count < 5; i++) {
       await sleep(25);
-      state = doneMarkers(repo, backupId);
+      state = doneMarkers(repo, backupId, straightId);
     }
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     expect(state.count).toBeGreaterThanOrEqual(5);
-    const restoreId = doneMarkers(repo, backupId).restoreId as string;
-    // The straight run's folder sorts first only by chance; pick the run that targets `killed`.
-    const runs = readdirSync(join(repo, 'backups', backupId, 'restores'));
-    const status = runs.map((id) => ({ id, out: runCli(['status', id, '--repo', repo, '--json'], cliEnv()) }))
-      .map(({ id, out }) => ({ id, status: JSON.parse(out.stdout) as { targetKeyspace: string; complete: boolean } }))
-      .find((s) => s.status.targetKeyspace === killed);
-    expect(status?.status.complete).toBe(false);
-    expect(restoreId).toBeDefined();
+    const restoreId = state.restoreId as string;
+    const status = JSON.parse(runCli(['status', restoreId, '--repo', repo, '--json'], cliEnv()).stdout) as { targetKeyspace: string; complete: boolean; chunks: { done: number; total: number } };
+    expect(status).toMatchObject({ targetKeyspace: killed, complete: false });
+    expect(status.chunks.done).toBeLessThan(status.chunks.total); // really interrupted
 
-    const resumed = runCli(['restore', backupId, '--repo', repo, ...connection, '--resume', status?.id as string, '--verify', '--json'], cliEnv());
+    const resumed = runCli(['restore', backupId, '--repo', repo, ...connection, '--resume', restoreId, '--verify', '--json'], cliEnv());
     expect(resumed.status, resumed.stderr).toBe(0);
     const report = JSON.parse(resumed.stdout) as { resumed: boolean; targetKeyspace: string; verified: boolean; tables: { chunksSkipped: number }[] };
     expect(report).toMatchObject({ resumed: true, targetKeyspace: killed, verified: true });
