@@ -1,7 +1,7 @@
-#!/usr/bin/env -S node --max-old-space-size=512
+#!/usr/bin/env -S node --max-old-space-size=384
 // The heap cap keeps peak memory flat over long runs: without it V8 on a large machine lets garbage
-// grow to ~4x the live heap before collecting (docs/benchmarks.md). 512 MiB leaves room for
-// --parallel 4 x 2 pages x 2000 rows of ~30 KiB; for wider rows lower --fetch-size, or run
+// grow to ~4x the live heap before collecting (docs/benchmarks.md). 384 MiB leaves room for
+// --parallel 4 x 2 pages x 2000 rows of ~20 KiB; for wider rows lower --fetch-size, or run
 // `node --max-old-space-size=<MiB> $(command -v cassette) …`.
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, which the README's
 // set-up commands run). Kept as plain JS so `npx cassette` works without a TypeScript loader.
