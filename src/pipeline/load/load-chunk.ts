@@ -161,7 +161,10 @@ export async function loadChunk(
       count++;
       let plan: RowPlan;
       try {
-        plan = writer.planRow(row, Math.floor(deps.now() / 1000));
+        // Rounded up: Cassandra adds the TTL to its own whole second, which is at most the next
+        // one; planning against the next second centres the restored expiry on the stored one
+        // (within ±1 s) and treats a cell that expires within the second as expired.
+        plan = writer.planRow(row, Math.ceil(deps.now() / 1000));
       } catch (err) {
         reject(row, reasonOf(err));
         continue;
