@@ -39,7 +39,7 @@ function eta(done: number, skipped: number, units: number, startedAt: number): s
 class BarsProgress implements ProgressSink {
   readonly #bars = new cliProgress.MultiBar({
     stream: process.stderr,
-    format: ' {name} |{bar}| {value}/{total} ranges | {rows} rows | {mb} MB | {rate} rows/s | ETA {eta}',
+    format: ' {name} |{bar}| {value}/{total} {unit} | {rows} rows | {mb} MB | {rate} rows/s | ETA {eta}',
     hideCursor: true,
     clearOnComplete: false,
     autopadding: true,
@@ -49,9 +49,11 @@ class BarsProgress implements ProgressSink {
   #total: BarEntry | undefined;
   #skipped = 0;
   #startedAt = Date.now();
+  #unit = 'units';
 
   start(plan: ProgressPlan): void {
     this.#startedAt = Date.now();
+    this.#unit = plan.unitName;
     const width = Math.max(5, ...plan.parts.map((p) => p.name.length));
     for (const part of plan.parts) {
       const tally = { units: part.units, done: 0, rows: 0, bytes: 0 };
@@ -65,7 +67,7 @@ class BarsProgress implements ProgressSink {
   }
 
   #payload(name: string, t: Tally): Record<string, string | number> {
-    return { name, rows: t.rows.toLocaleString('en-US'), mb: (t.bytes / MB).toFixed(1), rate: rate(t.rows, this.#startedAt).toLocaleString('en-US'), eta: eta(t.done, this.#skipped, t.units, this.#startedAt) };
+    return { name, unit: this.#unit, rows: t.rows.toLocaleString('en-US'), mb: (t.bytes / MB).toFixed(1), rate: rate(t.rows, this.#startedAt).toLocaleString('en-US'), eta: eta(t.done, this.#skipped, t.units, this.#startedAt) };
   }
 
   #update(part: string, change: (t: Tally) => void): void {
@@ -100,6 +102,7 @@ class LineProgress implements ProgressSink {
   readonly #intervalMs: number;
   readonly #total: Tally = { units: 0, done: 0, rows: 0, bytes: 0 };
   #title = 'progress';
+  #unit = 'units';
   #skipped = 0;
   #startedAt = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -109,6 +112,7 @@ class LineProgress implements ProgressSink {
   }
   start(plan: ProgressPlan): void {
     this.#title = plan.title;
+    this.#unit = plan.unitName;
     this.#startedAt = Date.now();
     this.#total.units = plan.parts.reduce((n, p) => n + p.units, 0);
     this.#timer = setInterval(() => this.#line(), this.#intervalMs);
@@ -116,7 +120,7 @@ class LineProgress implements ProgressSink {
   }
   #line(): void {
     const t = this.#total;
-    process.stderr.write(`${this.#title}: ${t.done}/${t.units} ranges, ${t.rows.toLocaleString('en-US')} rows, ` +
+    process.stderr.write(`${this.#title}: ${t.done}/${t.units} ${this.#unit}, ${t.rows.toLocaleString('en-US')} rows, ` +
       `${(t.bytes / MB).toFixed(1)} MB, ${rate(t.rows, this.#startedAt).toLocaleString('en-US')} rows/s, ETA ${eta(t.done, this.#skipped, t.units, this.#startedAt)}\n`);
   }
   skip(_part: string, units: number): void {

@@ -183,7 +183,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     }
   }
 
-  deps.progress.start({ title: `backup ${backupId}`, parts: header.tables.map((t) => ({ name: t.name, units: t.ranges.length })) });
+  deps.progress.start({ title: `backup ${backupId}`, unitName: 'ranges', parts: header.tables.map((t) => ({ name: t.name, units: t.ranges.length })) });
   for (const table of header.tables) {
     const skipped = existing !== undefined ? table.ranges.length : (markers.get(table.name)?.size ?? 0);
     if (skipped > 0) deps.progress.skip(table.name, skipped);

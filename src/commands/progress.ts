@@ -4,6 +4,8 @@
  */
 export interface ProgressPlan {
   readonly title: string;
+  /** What a unit of work is called in progress lines: "ranges", "chunks". */
+  readonly unitName: string;
   /** Units of work per part (token ranges per table, chunks per table …). */
   readonly parts: readonly { readonly name: string; readonly units: number }[];
 }

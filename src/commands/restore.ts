@@ -214,7 +214,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   let rejectedTotal = [...perTable.values()].reduce((n, t) => n + t.rejected, 0);
   let bytesThisRun = 0;
   let rowsThisRun = 0;
-  deps.progress.start({ title: `restore ${restoreId}`, parts: [...perTable].map(([name, t]) => ({ name, units: t.chunks })) });
+  deps.progress.start({ title: `restore ${restoreId}`, unitName: 'chunks', parts: [...perTable].map(([name, t]) => ({ name, units: t.chunks })) });
   for (const [name, t] of perTable) if (t.skipped > 0) deps.progress.skip(name, t.skipped);
 
   const writers = new Map(header.tables.map((name) => {
@@ -241,7 +241,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
         now: deps.now,
         onRows: (n) => {
           rowsThisRun += n;
-          deps.progress.rows(job.table, n, 0);
+          deps.progress.rows(job.table, n, job.entry.rows === 0 ? 0 : Math.round((job.entry.rawBytes * n) / job.entry.rows));
         },
         onReject: (reject: RejectedRow) => {
           rejectedTotal++;
