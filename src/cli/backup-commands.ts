@@ -4,10 +4,10 @@ import { runBackup, type BackupReport } from '../commands/backup.js';
 import { formatBytes, formatList, runList } from '../commands/list.js';
 import { silentProgress } from '../commands/progress.js';
 import { CassetteError } from '../errors.js';
-import { connectCluster, openRepository } from './compose.js';
+import { openRepository, withCluster } from './compose.js';
 import type { ProgramContext } from './program.js';
 import { progressForStderr } from './progress-reporter.js';
-import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository } from './shared-flags.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from './shared-flags.js';
 
 /** "64MiB", "512k", "1048576" → bytes. */
 export function parseByteSize(value: string, flag: string, min = 64 * 1024): number {
@@ -57,10 +57,10 @@ export function registerBackup(program: Command, context: ProgramContext): void 
   addConnectionFlags(command);
   addRepositoryFlags(command);
   command.action(async (flags: Record<string, string | boolean | undefined>) => {
-    const str = (name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+    const str = (name: string): string | undefined => stringFlag(flags, name);
     const connection = resolveConnection(flags, context.env);
     const store = openRepository(resolveRepository(flags, context.env));
-    const tables = str('tables')?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const tables = listFlag(flags, 'tables');
     const request = {
       ...(str('keyspace') === undefined ? {} : { keyspace: str('keyspace') as string }),
       ...(tables === undefined ? {} : { tables }),
@@ -76,8 +76,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
       throw new CassetteError('USAGE', 'backup needs --keyspace <name> (or --resume <backup-id>)');
     }
     const json = flags.json === true;
-    const cluster = await connectCluster(connection);
-    try {
+    await withCluster(connection, async (cluster) => {
       const report = await runBackup(request, {
         store,
         cluster,
@@ -88,9 +87,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
         resumeHint: (id) => resumeCommand(context.argv, id),
       });
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatBackupReport(report));
-    } finally {
-      await cluster.close();
-    }
+    });
   });
 }
 

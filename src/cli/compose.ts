@@ -52,3 +52,13 @@ export function openRepository(location: RepositoryLocation): BlobStore {
     ...(location.s3ForcePathStyle === undefined ? {} : { s3ForcePathStyle: location.s3ForcePathStyle }),
   });
 }
+
+/** Connects, runs `work` with the cluster, and always closes it. */
+export async function withCluster<T>(options: ConnectionOptions, work: (cluster: ClusterHandle) => Promise<T>): Promise<T> {
+  const cluster = await connectCluster(options);
+  try {
+    return await work(cluster);
+  } finally {
+    await cluster.close();
+  }
+}

@@ -6,10 +6,10 @@ import { silentProgress } from '../commands/progress.js';
 import type { Guard } from '../cassandra/row-writes.js';
 import { CassetteError } from '../errors.js';
 import { parseByteSize, resumeCommand } from './backup-commands.js';
-import { connectCluster, openRepository } from './compose.js';
+import { openRepository, withCluster } from './compose.js';
 import type { ProgramContext } from './program.js';
 import { progressForStderr } from './progress-reporter.js';
-import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository } from './shared-flags.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from './shared-flags.js';
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -77,14 +77,14 @@ export function registerRestore(program: Command, context: ProgramContext): void
   addConnectionFlags(command);
   addRepositoryFlags(command);
   command.action(async (backupId: string, flags: Flags) => {
-    const str = (name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+    const str = (name: string): string | undefined => stringFlag(flags, name);
     const schemaMode = str('schema') ?? 'create';
     if (schemaMode !== 'create' && schemaMode !== 'skip' && schemaMode !== 'require-existing') {
       throw new CassetteError('USAGE', `--schema must be create, skip or require-existing, not "${schemaMode}"`);
     }
     const connection = resolveConnection(flags, context.env);
     const store = openRepository(resolveRepository(flags, context.env));
-    const tables = str('tables')?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const tables = listFlag(flags, 'tables');
     const request = {
       backupId,
       ...(tables === undefined ? {} : { tables }),
@@ -101,8 +101,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
       verify: flags.verify === true,
     };
     const json = flags.json === true;
-    const cluster = await connectCluster(connection);
-    try {
+    await withCluster(connection, async (cluster) => {
       const report = await runRestore(request, {
         store,
         cluster,
@@ -118,9 +117,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
           hint: `they are listed with the reason under backups/${report.backupId}/restores/${report.restoreId}/rejects/ in ${report.repository}`,
         });
       }
-    } finally {
-      await cluster.close();
-    }
+    });
   });
 }
 

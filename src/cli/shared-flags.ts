@@ -119,3 +119,17 @@ export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryL
     ...(flags.s3PathStyle === false ? { s3ForcePathStyle: false } : {}),
   };
 }
+
+/** commander's parsed options: flag name (camelCase) → value. */
+export type ParsedFlags = Readonly<Record<string, string | boolean | undefined>>;
+
+/** The string value of a flag, or undefined when it was not given. */
+export function stringFlag(flags: ParsedFlags, name: string): string | undefined {
+  const value = flags[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A comma-separated flag (`--tables a,b`) as trimmed, non-empty names; undefined when not given. */
+export function listFlag(flags: ParsedFlags, name: string): string[] | undefined {
+  return stringFlag(flags, name)?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+}
