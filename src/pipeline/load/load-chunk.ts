@@ -99,6 +99,7 @@ export async function loadChunk(
     const idempotent = unit.statements.every((s) => s.idempotent);
     const options = { consistency: settings.consistency, isIdempotent: idempotent, ...(settings.serialConsistency === undefined ? {} : { serialConsistency: settings.serialConsistency }) };
     const send = async (): Promise<boolean> => {
+      if (unit.statements.length === 0) return true; // only list writes, done below
       if (unit.statements.length === 1) {
         const [only] = unit.statements as [WriteStatement];
         const rs = await deps.session.execute(only.cql, only.params, options);
@@ -126,6 +127,11 @@ export async function loadChunk(
 
   const submit = async (unit: Unit): Promise<void> => {
     await deps.gate.acquire(unit.rows.length, deps.signal);
+    if (failure !== undefined) {
+      // The load is already failing (e.g. past --max-errors): send nothing more.
+      deps.gate.release();
+      throw failure.error;
+    }
     const request = execute(unit).then(
       (applied) => {
         if (!applied) return;
@@ -153,45 +159,49 @@ export async function loadChunk(
     unit = undefined;
   };
 
-  for await (const batch of rows) {
-    for (const value of batch) {
-      if (failure !== undefined) throw failure.error;
-      deps.signal.throwIfAborted();
-      const row = value as StoredRow;
-      count++;
-      let plan: RowPlan;
-      try {
-        // Rounded up: Cassandra adds the TTL to its own whole second, which is at most the next
-        // one; planning against the next second centres the restored expiry on the stored one
-        // (within ±1 s) and treats a cell that expires within the second as expired.
-        plan = writer.planRow(row, Math.ceil(deps.now() / 1000));
-      } catch (err) {
-        reject(row, reasonOf(err));
-        continue;
+  try {
+    for await (const batch of rows) {
+      for (const value of batch) {
+        if (failure !== undefined) throw failure.error;
+        deps.signal.throwIfAborted();
+        const row = value as StoredRow;
+        count++;
+        let plan: RowPlan;
+        try {
+          // Rounded up: Cassandra adds the TTL to its own whole second, which is at most the next
+          // one; planning against the next second centres the restored expiry on the stored one
+          // (within ±1 s) and treats a cell that expires within the second as expired.
+          plan = writer.planRow(row, Math.ceil(deps.now() / 1000));
+        } catch (err) {
+          reject(row, reasonOf(err));
+          continue;
+        }
+        expiredCells += plan.expiredCells;
+        if (plan.statements.length === 0 && plan.lists.length === 0) {
+          expiredRows++; // every cell had expired: the row would no longer exist
+          continue;
+        }
+        const partition = JSON.stringify(row.k.slice(0, partitionKeyColumns));
+        const rowBytes = plan.statements.reduce((n, s) => n + s.bytes, 0);
+        const conditional = plan.statements.some((s) => s.conditional);
+        // Conditional writes go alone: Cassandra refuses USING TIMESTAMP in them and a conditional
+        // batch would tie the rows' outcomes together.
+        if (unit === undefined || partition !== unitPartition || conditional || unit.bytes + rowBytes > settings.batchBytes) {
+          await flush();
+          unit = { rows: [], statements: [], bytes: 0 };
+          unitPartition = partition;
+        }
+        unit.rows.push({ row, plan });
+        unit.statements.push(...plan.statements);
+        unit.bytes += rowBytes;
+        if (conditional) await flush();
       }
-      expiredCells += plan.expiredCells;
-      if (plan.statements.length === 0 && plan.lists.length === 0) {
-        expiredRows++; // every cell had expired: the row would no longer exist
-        continue;
-      }
-      const partition = JSON.stringify(row.k.slice(0, partitionKeyColumns));
-      const rowBytes = plan.statements.reduce((n, s) => n + s.bytes, 0);
-      const conditional = plan.statements.some((s) => s.conditional);
-      // Conditional writes go alone: Cassandra refuses USING TIMESTAMP in them and a conditional
-      // batch would tie the rows' outcomes together.
-      if (unit === undefined || partition !== unitPartition || conditional || unit.bytes + rowBytes > settings.batchBytes) {
-        await flush();
-        unit = { rows: [], statements: [], bytes: 0 };
-        unitPartition = partition;
-      }
-      unit.rows.push({ row, plan });
-      unit.statements.push(...plan.statements);
-      unit.bytes += rowBytes;
-      if (conditional) await flush();
     }
+    await flush();
+  } finally {
+    // Whatever happens, let the requests in flight settle before the caller moves on.
+    await Promise.allSettled([...inFlight]);
   }
-  await flush();
-  await Promise.all(inFlight);
   if (failure !== undefined) throw failure.error;
   return { rows: count, written, expiredCells, expiredRows, rejected, races };
 }

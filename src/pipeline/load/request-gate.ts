@@ -35,8 +35,9 @@ export class RequestGate {
   async acquire(rows: number, signal?: AbortSignal): Promise<void> {
     while (this.#inFlight >= this.#maxInFlight) {
       signal?.throwIfAborted();
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      await this.#waitForSlot(signal);
     }
+    signal?.throwIfAborted();
     this.#inFlight++;
     try {
       await this.#throttle(rows, signal);
@@ -44,6 +45,23 @@ export class RequestGate {
       this.release();
       throw err;
     }
+  }
+
+  /** Resolves when a slot may have freed; rejects when `signal` aborts first (leaving the queue). */
+  #waitForSlot(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const at = this.#waiting.indexOf(wake);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal?.reason);
+      };
+      this.#waiting.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Frees the slot taken by {@link acquire}. */
