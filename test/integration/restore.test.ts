@@ -133,6 +133,23 @@ describe('cassette restore', () => {
     const after = await snapshot(cluster, target, tables);
     expectSame(before.rows, after.rows, new Set(['hits']));
     expect(after.rows.get('defaults')?.get('[1]')).toEqual({ keep: { v: 'no ttl', t: 1700000000000000 } }); // no TTL despite the default
+    // TTLs read at the same moment: source, target, source again; a pair whose two source reads
+    // agree was read within one second, and there the target's TTL is within 1 s of the source's.
+    const expiring = (await client.execute(`SELECT pk, ck FROM ${source}.events WHERE ck = 0 ALLOW FILTERING`)).rows.slice(0, 400);
+    let compared = 0;
+    for (const row of expiring) {
+      const params = [row.get('pk'), row.get('ck')];
+      const ttl = async (ks: string): Promise<number | null> => (await client.execute(`SELECT TTL(note) AS t FROM ${ks}.events WHERE pk = ? AND ck = ?`, params, { prepare: true })).first().get('t') as number | null;
+      const [s1, t, s2] = [await ttl(source), await ttl(target), await ttl(source)];
+      if (s1 === null) {
+        expect(t).toBeNull();
+        continue;
+      }
+      if (s1 !== s2) continue; // crossed a second boundary: not the same moment
+      expect(Math.abs((t as number) - s1), `TTL of events ${JSON.stringify(params)}`).toBeLessThanOrEqual(1);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(20);
     expect((after.rows.get('hits')?.get('["page-3"]'))?.views?.v).toBe('3001');
   });
 
