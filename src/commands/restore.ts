@@ -8,6 +8,7 @@
  * done (the checkpoint); report.json last. `resume` skips chunks that are marked done; replaying a
  * chunk is harmless because every write carries the cell's own timestamp.
  */
+import { randomBytes } from 'node:crypto';
 import { CassetteError } from '../errors.js';
 import type { CqlWriteSession } from '../cassandra/session.js';
 import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema-apply.js';
@@ -17,8 +18,8 @@ import { tableWriterFor, type Guard } from '../cassandra/row-writes.js';
 import { parseToken } from '../cassandra/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type Manifest } from '../manifest/format.js';
-import { chunkDoneFolder, chunkDoneKey, chunkKey, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
-import { readDocument, readHeader, readManifest, writeDocument } from '../manifest/repository.js';
+import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
+import { readChunkMarkers, readDocument, readHeader, readManifest, writeDocument } from '../manifest/repository.js';
 import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
 import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
@@ -96,6 +97,27 @@ export interface RestoreReport {
   readonly durationMs: number;
   readonly rowsPerSecond: number;
   readonly bytesPerSecond: number;
+}
+
+interface Tally {
+  chunks: number;
+  skipped: number;
+  rows: number;
+  written: number;
+  expiredCells: number;
+  rejected: number;
+  races: number;
+}
+
+/** Adds a finished chunk's counts to its table's tally. */
+function addMarker(perTable: ReadonlyMap<string, Tally>, marker: ChunkDone): void {
+  const tally = perTable.get(marker.table);
+  if (tally === undefined) return;
+  tally.rows += marker.rows;
+  tally.written += marker.written;
+  tally.expiredCells += marker.expiredCells;
+  tally.rejected += marker.rejected;
+  tally.races += marker.races;
 }
 
 interface ChunkJob {
@@ -183,11 +205,12 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   if (request.resume === undefined) await writeDocument(store, restoreHeaderKey(manifest.backupId, restoreId), header);
   await applySchema(cluster.session, schemaPlan);
 
-  const done = new Set<string>();
-  for await (const entry of store.list(chunkDoneFolder(manifest.backupId, restoreId))) done.add(entry.key);
+  // The checkpoints of earlier attempts of this run; chunks loaded now are added as they finish.
+  const markers = await readChunkMarkers(store, manifest.backupId, restoreId);
+  const done = new Set(markers.map((m) => `${m.table}/${m.range}/${m.chunk}`));
 
   const jobs: ChunkJob[] = [];
-  const perTable = new Map<string, { chunks: number; skipped: number; rows: number; written: number; expiredCells: number; rejected: number; races: number }>();
+  const perTable = new Map<string, Tally>();
   for (const name of header.tables) {
     const table = manifest.tables.find((t) => t.name === name);
     if (table === undefined) continue;
@@ -196,18 +219,12 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     for (const range of table.ranges) {
       range.chunks.forEach((entry, chunk) => {
         tally.chunks++;
-        if (done.has(chunkDoneKey(manifest.backupId, restoreId, name, range.index, chunk))) tally.skipped++;
+        if (done.has(`${name}/${range.index}/${chunk}`)) tally.skipped++;
         else jobs.push({ table: name, range: range.index, chunk, entry });
       });
     }
   }
-  // Count what earlier attempts of this run already did.
-  for (const key of done) {
-    const marker = await readDocument(store, key, ChunkDone, `chunk marker ${key}`);
-    const tally = marker === undefined ? undefined : perTable.get(marker.table);
-    if (marker === undefined || tally === undefined) continue;
-    tally.rows += marker.rows; tally.written += marker.written; tally.expiredCells += marker.expiredCells; tally.rejected += marker.rejected; tally.races += marker.races;
-  }
+  for (const marker of markers) addMarker(perTable, marker);
 
   const gate = new RequestGate(request.maxInFlight, request.rate, deps.now);
   const raceKeys: unknown[][] = [];
@@ -247,7 +264,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
           rejectedTotal++;
           if (rejectedTotal > request.maxErrors) {
             throw new CassetteError('TOO_MANY_ERRORS', `restore ${restoreId} stopped: ${rejectedTotal} rows failed, more than --max-errors ${request.maxErrors} (last: ${reject.reason})`, {
-              hint: `see the rejects in ${store.description}/${chunkDoneFolder(manifest.backupId, restoreId).replace(/done\/$/, 'rejects/')}; fix the cause, then resume with: ${deps.resumeHint(restoreId)}`,
+              hint: `see the rejects in ${store.description}/${rejectsFolder(manifest.backupId, restoreId)}; fix the cause, then resume with: ${deps.resumeHint(restoreId)}`,
             });
           }
         },
@@ -255,7 +272,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       bytesThisRun += job.entry.rawBytes;
       let rejects: string | undefined;
       if (result.rejected.length > 0) {
-        rejects = rejectsKey(manifest.backupId, restoreId, job.table, job.range, job.chunk, Math.random().toString(16).slice(2, 10));
+        rejects = rejectsKey(manifest.backupId, restoreId, job.table, job.range, job.chunk, randomBytes(4).toString('hex'));
         await store.put(rejects, result.rejected.map((r) => JSON.stringify({ reason: r.reason, row: r.row })).join('\n') + '\n', { ifAbsent: true });
       }
       for (const k of result.races) if (raceKeys.length < 1000) raceKeys.push(k);
@@ -266,10 +283,8 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
         doneAt: new Date(deps.now()).toISOString(),
       };
       await writeDocument(store, chunkDoneKey(manifest.backupId, restoreId, job.table, job.range, job.chunk), marker);
-      const tally = perTable.get(job.table);
-      if (tally !== undefined) {
-        tally.rows += marker.rows; tally.written += marker.written; tally.expiredCells += marker.expiredCells; tally.rejected += marker.rejected; tally.races += marker.races;
-      }
+      markers.push(marker);
+      addMarker(perTable, marker);
       deps.progress.unitDone(job.table);
     }, deps.signal);
   } catch (err) {
@@ -284,7 +299,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     deps.progress.stop();
   }
 
-  const verified = request.verify ? await verifyTarget(cluster.session, manifest, header.tables, keyspace, store, restoreId) : undefined;
+  const verified = request.verify ? await verifyTarget(cluster.session, manifest, header.tables, keyspace, markers) : undefined;
   const tables = [...perTable].map(([name, t]) => ({ name, chunks: t.chunks, chunksSkipped: t.skipped, rows: t.rows, written: t.written, expiredCells: t.expiredCells, rejected: t.rejected, races: t.races }));
   const durationMs = Math.max(1, deps.now() - startedAt);
   const sum = (f: (t: RestoreTableReport) => number): number => tables.reduce((n, t) => n + f(t), 0);
@@ -305,13 +320,10 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
 }
 
 /** Counts rows per backed-up range in the target and compares with what the restore wrote. */
-async function verifyTarget(session: CqlWriteSession, manifest: Manifest, tables: readonly string[], keyspace: string, store: BlobStore, restoreId: string): Promise<{ ok: boolean; differences: string[] }> {
+async function verifyTarget(session: CqlWriteSession, manifest: Manifest, tables: readonly string[], keyspace: string, markers: readonly ChunkDone[]): Promise<{ ok: boolean; differences: string[] }> {
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
   const written = new Map<string, number>();
-  for await (const entry of store.list(chunkDoneFolder(manifest.backupId, restoreId))) {
-    const marker = await readDocument(store, entry.key, ChunkDone, `chunk marker ${entry.key}`);
-    if (marker !== undefined) written.set(`${marker.table}/${marker.range}`, (written.get(`${marker.table}/${marker.range}`) ?? 0) + marker.written);
-  }
+  for (const marker of markers) written.set(`${marker.table}/${marker.range}`, (written.get(`${marker.table}/${marker.range}`) ?? 0) + marker.written);
   const differences: string[] = [];
   for (const name of tables) {
     const table = findTable(schema, name);

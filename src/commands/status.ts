@@ -3,11 +3,10 @@
  * restore runs, or of one restore run (chunks done, rows written, rejects, races, complete or not).
  */
 import { CassetteError } from '../errors.js';
-import { BACKUP_ID_PATTERN, RESTORE_ID_PATTERN, backupsFolder, chunkDoneFolder, restoreHeaderKey, restoreIdOf, restoreReportKey } from '../manifest/keys.js';
-import { listBackups, readDocument, type BackupSummary } from '../manifest/repository.js';
-import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
+import { BACKUP_ID_PATTERN, RESTORE_ID_PATTERN, backupsFolder, restoreHeaderKey, restoreIdOf, restoreReportKey } from '../manifest/keys.js';
+import { listBackups, readChunkMarkers, readDocument, readManifest, type BackupSummary } from '../manifest/repository.js';
+import { RestoreHeader } from '../manifest/restore-format.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { readManifest } from '../manifest/repository.js';
 
 export interface RestoreStatus {
   readonly kind: 'restore';
@@ -31,14 +30,11 @@ async function restoreStatus(store: BlobStore, backupId: string, restoreId: stri
   if (header === undefined) throw new CassetteError('INVALID_INPUT', `restore ${restoreId} has no restore.json in ${store.description}`);
   const manifest = await readManifest(store, backupId);
   const total = manifest?.tables.filter((t) => header.tables.includes(t.name)).reduce((n, t) => n + t.ranges.reduce((m, r) => m + r.chunks.length, 0), 0) ?? 0;
-  let done = 0, rows = 0, written = 0, rejected = 0, races = 0;
-  for await (const entry of store.list(chunkDoneFolder(backupId, restoreId))) {
-    const marker = await readDocument(store, entry.key, ChunkDone, `chunk marker ${entry.key}`);
-    if (marker === undefined) continue;
-    done++; rows += marker.rows; written += marker.written; rejected += marker.rejected; races += marker.races;
-  }
+  const markers = await readChunkMarkers(store, backupId, restoreId);
+  const sum = (f: (m: (typeof markers)[number]) => number): number => markers.reduce((n, m) => n + f(m), 0);
   const complete = (await store.head(restoreReportKey(backupId, restoreId))) !== undefined;
-  return { kind: 'restore', restoreId, backupId, targetKeyspace: header.target.keyspace, complete, chunks: { done, total }, rows, written, rejected, races };
+  return { kind: 'restore', restoreId, backupId, targetKeyspace: header.target.keyspace, complete, chunks: { done: markers.length, total },
+    rows: sum((m) => m.rows), written: sum((m) => m.written), rejected: sum((m) => m.rejected), races: sum((m) => m.races) };
 }
 
 export async function runStatus(id: string, deps: { readonly store: BlobStore }): Promise<Status> {

@@ -83,9 +83,14 @@ export function chunkDoneFolder(backupId: string, restoreId: string): string {
   return `${restoreFolder(backupId, restoreId)}done/`;
 }
 
+/** Where a restore run's rejects files live. */
+export function rejectsFolder(backupId: string, restoreId: string): string {
+  return `${restoreFolder(backupId, restoreId)}rejects/`;
+}
+
 /** Rows of one chunk that could not be written, with the reason (one attempt per file). */
 export function rejectsKey(backupId: string, restoreId: string, table: string, rangeIndex: number, chunk: number, attempt: string): string {
-  return `${restoreFolder(backupId, restoreId)}rejects/${table}/${pad5(rangeIndex)}-${pad5(chunk)}-${attempt}.ndjson`;
+  return `${rejectsFolder(backupId, restoreId)}${table}/${pad5(rangeIndex)}-${pad5(chunk)}-${attempt}.ndjson`;
 }
 
 /** The restore id of a key under backups/<id>/restores/, with its backup id. */

@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import { CassetteError } from '../errors.js';
 import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
 import { BackupHeader, Manifest, RangeMarker, parseDocument } from './format.js';
-import { backupHeaderKey, backupIdOf, backupsFolder, manifestKey, markersFolder } from './keys.js';
+import { backupHeaderKey, backupIdOf, backupsFolder, chunkDoneFolder, manifestKey, markersFolder } from './keys.js';
+import { ChunkDone } from './restore-format.js';
 
 /** Writes `doc` as pretty JSON at `key`, write-once. */
 export async function writeDocument(store: BlobStore, key: string, doc: unknown): Promise<void> {
@@ -50,6 +51,16 @@ export async function readMarkers(store: BlobStore, backupId: string, table: str
     if (!entry.key.endsWith('.json')) continue;
     const marker = await readDocument(store, entry.key, RangeMarker, `range marker ${entry.key}`);
     if (marker !== undefined) markers.set(marker.index, marker);
+  }
+  return markers;
+}
+
+/** Every chunk-completion marker of a restore run (its checkpoints), in key order. */
+export async function readChunkMarkers(store: BlobStore, backupId: string, restoreId: string): Promise<ChunkDone[]> {
+  const markers: ChunkDone[] = [];
+  for await (const entry of store.list(chunkDoneFolder(backupId, restoreId))) {
+    const marker = await readDocument(store, entry.key, ChunkDone, `chunk marker ${entry.key}`);
+    if (marker !== undefined) markers.push(marker);
   }
   return markers;
 }
