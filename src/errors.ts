@@ -27,6 +27,10 @@ export const ExitCode = {
   tooManyErrors: 8,
   /** --verify found the target different from what was restored. */
   verifyMismatch: 9,
+  /** The key provider failed (a module provider's service is down); nothing was written with a bad value. */
+  providerUnavailable: 10,
+  /** A rotation's plan no longer matches the cluster: the schema changed since the job was planned. */
+  schemaDrift: 11,
   /** Interrupted by SIGINT/SIGTERM; finished work is kept and the run can be resumed. */
   interrupted: 130,
 } as const;
@@ -44,6 +48,8 @@ export type ErrorCode =
   | 'COMPLETED_WITH_ERRORS'
   | 'TOO_MANY_ERRORS'
   | 'VERIFY_MISMATCH'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'SCHEMA_DRIFT'
   | 'INTERRUPTED';
 
 const exitByCode: Readonly<Record<ErrorCode, ExitStatus>> = {
@@ -56,6 +62,8 @@ const exitByCode: Readonly<Record<ErrorCode, ExitStatus>> = {
   COMPLETED_WITH_ERRORS: ExitCode.completedWithErrors,
   TOO_MANY_ERRORS: ExitCode.tooManyErrors,
   VERIFY_MISMATCH: ExitCode.verifyMismatch,
+  PROVIDER_UNAVAILABLE: ExitCode.providerUnavailable,
+  SCHEMA_DRIFT: ExitCode.schemaDrift,
   INTERRUPTED: ExitCode.interrupted,
 };
 

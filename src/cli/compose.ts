@@ -10,7 +10,7 @@ import type { ConnectionOptions } from '../cassandra/connection-options.js';
 import { readPartitioner, readRingTokens, routeOptionsFor } from '../cassandra/ring.js';
 import { CassetteError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { openStore } from '../storage/open-store.js';
+import { openStore, type OpenStoreOptions } from '../storage/open-store.js';
 import type { RepositoryLocation } from './shared-flags.js';
 
 /** A connected cluster for backup and restore, closed by the caller. */
@@ -45,12 +45,17 @@ export async function connectCluster(options: ConnectionOptions): Promise<Cluste
   }
 }
 
-export function openRepository(location: RepositoryLocation): BlobStore {
-  return openStore(location.url, {
+/** openStore's options for a resolved repository location (also handed to worker threads). */
+export function storeOptionsFor(location: RepositoryLocation): OpenStoreOptions {
+  return {
     ...(location.s3Endpoint === undefined ? {} : { s3Endpoint: location.s3Endpoint }),
     ...(location.s3Region === undefined ? {} : { s3Region: location.s3Region }),
     ...(location.s3ForcePathStyle === undefined ? {} : { s3ForcePathStyle: location.s3ForcePathStyle }),
-  });
+  };
+}
+
+export function openRepository(location: RepositoryLocation): BlobStore {
+  return openStore(location.url, storeOptionsFor(location));
 }
 
 /** Connects, runs `work` with the cluster, and always closes it. */

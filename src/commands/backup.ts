@@ -271,7 +271,7 @@ function stoppedBackup(err: unknown, backupId: string, resume: string): unknown 
 }
 
 /** The manifest from the plan and a marker for every planned range. */
-function buildManifest(header: BackupHeader, markers: ReadonlyMap<string, ReadonlyMap<number, RangeMarker>>, nowMs: number): Manifest {
+export function buildManifest(header: BackupHeader, markers: ReadonlyMap<string, ReadonlyMap<number, RangeMarker>>, nowMs: number): Manifest {
   const tables = header.tables.map((table) => {
     const done = markers.get(table.name);
     const ranges = table.ranges.map((planned) => {

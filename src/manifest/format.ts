@@ -44,6 +44,29 @@ export const BackupOptions = z.object({
   consistency: z.string(),
 });
 
+/**
+ * A backup written by `cassette rekey` from another backup (format.md §8): which one, and what was
+ * rotated. Absent in backups read from a cluster.
+ */
+export const RekeyDescription = z.object({
+  provider: z.string(),
+  newKeyVersion: z.string(),
+  oldKeyVersions: z.array(z.string()),
+  keyVersionColumn: z.string().nullable(),
+  tables: z.array(z.object({ name: z.string(), columns: z.array(z.string()) })),
+});
+export type RekeyDescription = z.infer<typeof RekeyDescription>;
+
+/** What a rekey did, in its manifest. */
+export const RekeyTotals = z.object({
+  rowsChanged: z.number().int().nonnegative(),
+  rowsSkipped: z.number().int().nonnegative(),
+  valuesRotated: z.number().int().nonnegative(),
+  valuesAlreadyCurrent: z.number().int().nonnegative(),
+  valuesQuarantined: z.number().int().nonnegative(),
+});
+export type RekeyTotals = z.infer<typeof RekeyTotals>;
+
 const headerFields = {
   formatVersion: z.number().int().positive(),
   kind: z.literal('cassette-backup'),
@@ -54,6 +77,8 @@ const headerFields = {
   keyspace: KeyspaceDescription,
   schemaFingerprint: z.string(),
   options: BackupOptions,
+  derivedFrom: z.object({ backupId: z.string(), by: z.literal('rekey') }).optional(),
+  rekey: RekeyDescription.optional(),
 };
 
 /** backup.json: written first; the plan. */
@@ -98,6 +123,7 @@ export const Manifest = z.object({
     rows: z.number().int().nonnegative(),
     bytes: z.number().int().nonnegative(),
   }),
+  rekeyTotals: RekeyTotals.optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 

@@ -99,3 +99,21 @@ export function restoreIdOf(key: string): { backupId: string; restoreId: string 
   if (root !== BACKUPS || backupId === undefined || folder !== 'restores' || restoreId === undefined) return undefined;
   return BACKUP_ID_PATTERN.test(backupId) && RESTORE_ID_PATTERN.test(restoreId) ? { backupId, restoreId } : undefined;
 }
+
+/** The completion marker of one re-encrypted chunk of a rekey's new backup (its checkpoint). */
+export function rekeyChunkKey(backupId: string, table: string, rangeIndex: number, chunk: number): string {
+  return `${rekeyChunksFolder(backupId)}${table}/${pad5(rangeIndex)}-${pad5(chunk)}.json`;
+}
+
+export function rekeyChunksFolder(backupId: string): string {
+  return `${backupFolder(backupId)}rekey/`;
+}
+
+/** Where a rekey lists the values no key opened: table, column and primary key, never a value. */
+export function quarantineFolder(backupId: string): string {
+  return `${backupFolder(backupId)}quarantine/`;
+}
+
+export function quarantineKey(backupId: string, table: string, rangeIndex: number, chunk: number, attempt: string): string {
+  return `${quarantineFolder(backupId)}${table}/${pad5(rangeIndex)}-${pad5(chunk)}-${attempt}.ndjson`;
+}

@@ -3,11 +3,11 @@
  * then write the range's marker — the checkpoint. Any failure abandons the attempt (its chunks
  * become unreferenced garbage) and the range is re-read from its start under a new attempt id.
  */
-import { randomBytes } from 'node:crypto';
 import { CassetteError } from '../../errors.js';
 import type { CqlSession } from '../../cassandra/session.js';
 import type { TokenRange } from '../../cassandra/token-ranges.js';
 import { formatToken } from '../../cassandra/token-ranges.js';
+import { newAttemptId } from '../../manifest/backup-id.js';
 import { FORMAT_VERSION, type RangeMarker } from '../../manifest/format.js';
 import { chunkKey, chunkRelativeKey, markerKey } from '../../manifest/keys.js';
 import { writeDocument } from '../../manifest/repository.js';
@@ -55,7 +55,7 @@ function isRetryable(err: unknown): boolean {
 
 /** Reads the range once; resolves with the marker it wrote. */
 async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
-  const attempt = randomBytes(4).toString('hex');
+  const attempt = newAttemptId();
   let rows = 0;
   let rawBytes = 0;
   const pages = readRange(deps.session, job.reader.cql, [job.range.start, job.range.end], {

@@ -1,0 +1,362 @@
+/**
+ * `cassette rekey`: the offline transform. Reads a complete backup, re-encrypts the configured
+ * columns of the configured tables under the new key, and writes a NEW backup (docs/format.md §8)
+ * whose backup.json records `derivedFrom` and what was rotated. Tables the config does not name
+ * are copied chunk by chunk, byte-identical. The source backup is never modified.
+ *
+ * Order of writes, like a backup: backup.json and schema.cql first; then per chunk the new chunk,
+ * its quarantine list if any, and its marker (the checkpoint); per range its marker once all its
+ * chunks have one; manifest.json last. `--resume <new-id>` redoes only chunks without a marker.
+ * A dry run writes nothing: it opens every value and reports.
+ */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema-model.js';
+import type { RotationConfig } from '../config/rotation-types.js';
+import type { ColumnCipher } from '../crypto/cipher.js';
+import { CassetteError } from '../errors.js';
+import { newAttemptId, newBackupId } from '../manifest/backup-id.js';
+import {
+  FORMAT_VERSION, type BackupHeader, type ChunkEntry, type Manifest, type RangeMarker, type RekeyDescription, type RekeyTotals,
+} from '../manifest/format.js';
+import {
+  backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, rekeyChunkKey, rekeyChunksFolder, schemaCqlKey,
+} from '../manifest/keys.js';
+import { RekeyChunkDone, type QuarantineEntry } from '../manifest/rekey-format.js';
+import { readDocument, readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
+import { QUARANTINE_SAMPLE, type ChunkTransformResult } from '../pipeline/transform/transform-chunk.js';
+import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
+import { forEachBounded } from '../pipeline/retry.js';
+import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
+import { buildManifest } from './backup.js';
+import type { ProgressSink } from './progress.js';
+import { rotationPlans } from './rotation-plan.js';
+
+export interface RekeyRequest {
+  /** The backup to re-encrypt. With `resume`, optional; when given it must be the one resumed. */
+  readonly backupId?: string;
+  /** The id of an interrupted rekey's new backup, to finish it. */
+  readonly resume?: string;
+  readonly config: RotationConfig;
+  readonly dryRun: boolean;
+  /** Quarantined values tolerated before the run counts as failed (exit 7). */
+  readonly allowFailures: number;
+}
+
+export interface RekeyDeps {
+  readonly store: BlobStore;
+  /** The cipher built in this thread: versions for the manifest, and the key check before any write. */
+  readonly cipher: ColumnCipher;
+  readonly transformer: ChunkTransformer;
+  readonly progress: ProgressSink;
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  readonly toolVersion: string;
+  readonly resumeHint: (backupId: string) => string;
+}
+
+export interface RekeyTableReport {
+  readonly name: string;
+  /** False for tables copied unchanged. */
+  readonly rotated: boolean;
+  readonly columns: readonly string[];
+  readonly chunks: number;
+  readonly rows: number;
+}
+
+export interface RekeyReport extends RekeyTotals {
+  readonly sourceBackupId: string;
+  /** The new backup; undefined in a dry run. */
+  readonly backupId: string | undefined;
+  readonly dryRun: boolean;
+  readonly resumed: boolean;
+  readonly repository: string;
+  readonly keyspace: string;
+  readonly provider: string;
+  readonly newKeyVersion: string;
+  readonly oldKeyVersions: readonly string[];
+  readonly tables: readonly RekeyTableReport[];
+  /** Where the quarantine lists are (repository key prefix), when any value was quarantined. */
+  readonly quarantineFolder: string | undefined;
+  /** The first quarantined values (table, column, primary key; never a value). */
+  readonly quarantineSample: readonly QuarantineEntry[];
+  readonly allowFailures: number;
+  /** Values re-encrypted by this run, its duration and rate. */
+  readonly valuesThisRun: number;
+  readonly durationMs: number;
+  readonly valuesPerSecond: number;
+}
+
+interface ChunkItem {
+  readonly table: string;
+  readonly range: RangeMarker;
+  readonly chunk: number;
+  readonly entry: ChunkEntry;
+  readonly rotate: boolean;
+}
+
+const ZERO_TOTALS: RekeyTotals = { rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0, valuesQuarantined: 0 };
+
+function addTotals(a: RekeyTotals, b: RekeyTotals): RekeyTotals {
+  return {
+    rowsChanged: a.rowsChanged + b.rowsChanged,
+    rowsSkipped: a.rowsSkipped + b.rowsSkipped,
+    valuesRotated: a.valuesRotated + b.valuesRotated,
+    valuesAlreadyCurrent: a.valuesAlreadyCurrent + b.valuesAlreadyCurrent,
+    valuesQuarantined: a.valuesQuarantined + b.valuesQuarantined,
+  };
+}
+
+async function completeSource(store: BlobStore, backupId: string): Promise<Manifest> {
+  const manifest = await readManifest(store, backupId);
+  if (manifest !== undefined) return manifest;
+  const header = await readHeader(store, backupId);
+  throw new CassetteError('BACKUP_INVALID', header === undefined
+    ? `backup ${backupId} not found in ${store.description}`
+    : `backup ${backupId} is incomplete (no manifest.json); only a complete backup can be re-encrypted`, {
+    hint: header === undefined ? 'run `cassette list` with the same --repo to see the backups there' : `finish it first with \`cassette backup --resume ${backupId}\``,
+  });
+}
+
+function describe(config: RotationConfig, cipher: ColumnCipher, tables: readonly string[]): RekeyDescription {
+  return {
+    provider: cipher.type,
+    newKeyVersion: cipher.newKeyVersion,
+    oldKeyVersions: [...cipher.oldKeyVersions],
+    keyVersionColumn: config.keyVersionColumn,
+    tables: tables.map((name) => ({ name, columns: [...(config.tables.find((t) => t.name === name)?.encryptedColumns ?? [])] })),
+  };
+}
+
+/** Copies a chunk of a table that is not rotated, checking size and SHA-256 on the way. */
+async function copyChunk(store: BlobStore, from: string, to: string, entry: ChunkEntry, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  let body;
+  try {
+    body = await store.get(chunkKey(from, entry.key));
+  } catch (err) {
+    if (err instanceof BlobNotFoundError) {
+      throw new CassetteError('BACKUP_INVALID', `chunk ${entry.key} of backup ${from} is missing`, { hint: 'the source backup is damaged; use another backup', cause: err });
+    }
+    throw err;
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await store.put(chunkKey(to, entry.key), body.pipe(counter), { ifAbsent: true });
+  const sha256 = hash.digest('hex');
+  if (bytes !== entry.bytes || sha256 !== entry.sha256) {
+    await store.delete(chunkKey(to, entry.key));
+    throw new CassetteError('BACKUP_INVALID', `chunk ${entry.key} of backup ${from} does not match its checksum`, { hint: 'the source backup is damaged; use another backup' });
+  }
+}
+
+async function readChunkDone(store: BlobStore, backupId: string): Promise<Map<string, RekeyChunkDone>> {
+  const done = new Map<string, RekeyChunkDone>();
+  for await (const entry of store.list(rekeyChunksFolder(backupId))) {
+    const marker = await readDocument(store, entry.key, RekeyChunkDone, `rekey chunk marker ${entry.key}`);
+    if (marker !== undefined) done.set(`${marker.table}/${marker.range}/${marker.chunk}`, marker);
+  }
+  return done;
+}
+
+function totalsOf(m: RekeyChunkDone | ChunkTransformResult): RekeyTotals {
+  return { rowsChanged: m.rowsChanged, rowsSkipped: m.rowsSkipped, valuesRotated: m.valuesRotated, valuesAlreadyCurrent: m.valuesAlreadyCurrent, valuesQuarantined: m.valuesQuarantined };
+}
+
+/** Re-encrypts a backup into a new one (or, dry, just opens every value); resolves with the report. */
+export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<RekeyReport> {
+  const startedAt = deps.now();
+  const { store, cipher } = deps;
+  let sourceId = request.backupId;
+  let existingHeader: BackupHeader | undefined;
+  if (request.resume !== undefined) {
+    if (request.dryRun) throw new CassetteError('USAGE', '--dry-run and --resume do not go together: a dry run writes nothing to resume');
+    existingHeader = await readHeader(store, request.resume);
+    if (existingHeader?.derivedFrom === undefined || existingHeader.rekey === undefined) {
+      throw new CassetteError('BACKUP_INVALID', existingHeader === undefined
+        ? `backup ${request.resume} not found in ${store.description}`
+        : `backup ${request.resume} was not written by \`cassette rekey\`; there is no rekey to resume`);
+    }
+    if (sourceId !== undefined && sourceId !== existingHeader.derivedFrom.backupId) {
+      throw new CassetteError('USAGE', `backup ${request.resume} re-encrypts ${existingHeader.derivedFrom.backupId}, not ${sourceId}`);
+    }
+    sourceId = existingHeader.derivedFrom.backupId;
+  }
+  if (sourceId === undefined) throw new CassetteError('USAGE', 'rekey needs the id of the backup to re-encrypt (or --resume <new-backup-id>)');
+  const source = await completeSource(store, sourceId);
+  const schema = source.keyspace as unknown as KeyspaceSchema;
+  if (request.config.cluster.keyspace !== schema.name) {
+    throw new CassetteError('INVALID_INPUT', `backup ${sourceId} is of keyspace ${schema.name}, but ${request.config.file} rotates keyspace ${request.config.cluster.keyspace}`, {
+      hint: 'use the config written for that keyspace, or set cluster.keyspace',
+    });
+  }
+  const plans = rotationPlans(request.config, schema, cipher, `backup ${sourceId}`);
+  const description = describe(request.config, cipher, [...plans.keys()]);
+  if (existingHeader?.rekey !== undefined && canonicalJson(existingHeader.rekey) !== canonicalJson(description)) {
+    throw new CassetteError('INVALID_INPUT', `backup ${request.resume} was started with other rotation settings (tables, columns or key versions) than ${request.config.file} gives now`, {
+      hint: 'resume it with the config it was started with, or start a new rekey',
+    });
+  }
+
+  let header = existingHeader;
+  if (header === undefined && !request.dryRun) {
+    const createdAt = deps.now();
+    const { completedAt: _c, tables, totals: _t, rekeyTotals: _r, ...fields } = source;
+    header = {
+      ...fields,
+      backupId: newBackupId(createdAt),
+      createdAt: new Date(createdAt).toISOString(),
+      tool: { name: 'cassette', version: deps.toolVersion },
+      derivedFrom: { backupId: sourceId, by: 'rekey' },
+      rekey: description,
+      tables: tables.map((t) => ({ name: t.name, ranges: t.ranges.map(({ index, start, end }) => ({ index, start, end })) })),
+    };
+    deps.signal.throwIfAborted();
+    await writeDocument(store, backupHeaderKey(header.backupId), header);
+    const cql = await store.get(schemaCqlKey(sourceId));
+    await store.put(schemaCqlKey(header.backupId), cql, { ifAbsent: true });
+  }
+  const targetId = header?.backupId;
+
+  // What earlier runs finished.
+  const rangeDone = new Map<string, Map<number, RangeMarker>>();
+  const chunkDone = targetId !== undefined && request.resume !== undefined ? await readChunkDone(store, targetId) : new Map<string, RekeyChunkDone>();
+  for (const table of source.tables) {
+    rangeDone.set(table.name, targetId !== undefined && request.resume !== undefined ? await readMarkers(store, targetId, table.name) : new Map());
+  }
+  const existingManifest = targetId !== undefined && request.resume !== undefined ? await readManifest(store, targetId) : undefined;
+
+  // The work: chunks of rotated tables, and (not in a dry run) chunks of the other tables to copy.
+  const items: ChunkItem[] = [];
+  const remaining = new Map<string, number>();
+  const emptyRanges: { table: string; range: RangeMarker }[] = [];
+  for (const table of source.tables) {
+    const rotate = plans.has(table.name);
+    if (!rotate && request.dryRun) continue;
+    for (const r of table.ranges) {
+      if (existingManifest !== undefined || rangeDone.get(table.name)?.has(r.index) === true) continue;
+      const range: RangeMarker = { formatVersion: FORMAT_VERSION, table: table.name, ...r };
+      const todo = r.chunks.map((entry, chunk) => ({ table: table.name, range, chunk, entry, rotate }))
+        .filter((item) => !chunkDone.has(`${item.table}/${r.index}/${item.chunk}`));
+      remaining.set(`${table.name}/${r.index}`, todo.length);
+      if (todo.length === 0) emptyRanges.push({ table: table.name, range });
+      items.push(...todo);
+    }
+  }
+
+  const parts = source.tables.filter((t) => plans.has(t.name) || !request.dryRun)
+    .map((t) => ({ name: t.name, units: t.ranges.reduce((n, r) => n + r.chunks.length, 0) }));
+  deps.progress.start({ title: request.dryRun ? `rekey dry run of backup ${sourceId}` : `rekey ${sourceId} → ${targetId}`, unitName: 'chunks', parts });
+  for (const part of parts) {
+    const left = items.filter((i) => i.table === part.name).length;
+    if (part.units - left > 0) deps.progress.skip(part.name, part.units - left);
+  }
+
+  let runTotals = ZERO_TOTALS;
+  const quarantineSample: QuarantineEntry[] = [];
+  /** Writes a range's marker once every chunk of it has one (the new chunks replace the source's). */
+  const finishRange = async (table: string, range: RangeMarker): Promise<void> => {
+    if (targetId === undefined) return;
+    const chunks = plans.has(table)
+      ? range.chunks.map((_, chunk) => {
+        const done = chunkDone.get(`${table}/${range.index}/${chunk}`);
+        if (done === undefined) throw new Error(`internal: chunk ${chunk} of range ${range.index} of ${table} has no marker`);
+        return done.entry;
+      })
+      : range.chunks;
+    const marker: RangeMarker = plans.has(table) ? { ...range, attempt: newAttemptId(), bytes: chunks.reduce((n, c) => n + c.bytes, 0), chunks } : range;
+    await writeDocument(store, markerKey(targetId, table, range.index), marker);
+    rangeDone.get(table)?.set(range.index, marker);
+  };
+
+  try {
+    for (const { table, range } of emptyRanges) await finishRange(table, range);
+    await forEachBounded(items, deps.transformer.concurrency, async (item) => {
+      if (!item.rotate) {
+        await copyChunk(store, sourceId, targetId as string, item.entry, deps.signal);
+      } else {
+        const plan = plans.get(item.table);
+        if (plan === undefined) throw new Error(`internal: no plan for ${item.table}`);
+        const attempt = newAttemptId();
+        const result = await deps.transformer.run({
+          sourceBackupId: sourceId, targetBackupId: targetId, table: item.table, range: item.range.index, chunk: item.chunk,
+          source: item.entry, plan, attempt, gzipLevel: source.options.gzipLevel,
+        }, deps.signal);
+        runTotals = addTotals(runTotals, totalsOf(result));
+        for (const q of result.quarantineSample) if (quarantineSample.length < QUARANTINE_SAMPLE) quarantineSample.push(q);
+        if (targetId !== undefined && result.entry !== undefined) {
+          const marker: RekeyChunkDone = {
+            formatVersion: FORMAT_VERSION, table: item.table, range: item.range.index, chunk: item.chunk, entry: result.entry,
+            ...totalsOf(result), ...(result.quarantineKey === undefined ? {} : { quarantineKey: result.quarantineKey }),
+            doneAt: new Date(deps.now()).toISOString(),
+          };
+          await writeDocument(store, rekeyChunkKey(targetId, item.table, item.range.index, item.chunk), marker);
+          chunkDone.set(`${item.table}/${item.range.index}/${item.chunk}`, marker);
+        }
+      }
+      deps.progress.rows(item.table, item.entry.rows, item.entry.rawBytes);
+      deps.progress.unitDone(item.table);
+      const key = `${item.table}/${item.range.index}`;
+      const left = (remaining.get(key) ?? 1) - 1;
+      remaining.set(key, left);
+      if (left === 0) await finishRange(item.table, item.range);
+    }, deps.signal);
+  } catch (err) {
+    if (targetId === undefined) throw err;
+    if (deps.signal.aborted) {
+      throw new CassetteError('INTERRUPTED', `rekey into backup ${targetId} interrupted; finished chunks are saved`, {
+        hint: `resume with: ${deps.resumeHint(targetId)}`, cause: err,
+      });
+    }
+    if (err instanceof CassetteError) {
+      throw new CassetteError(err.code, err.message, { hint: `${err.hint === undefined ? 'fix the cause,' : `${err.hint};`} then resume with: ${deps.resumeHint(targetId)}`, cause: err });
+    }
+    throw err;
+  } finally {
+    deps.progress.stop();
+  }
+
+  // Totals of the whole new backup: every chunk marker, this run's and earlier runs'.
+  let totals = ZERO_TOTALS;
+  if (targetId === undefined) totals = runTotals;
+  else if (existingManifest?.rekeyTotals !== undefined) totals = existingManifest.rekeyTotals;
+  else for (const marker of chunkDone.values()) totals = addTotals(totals, totalsOf(marker));
+
+  if (targetId !== undefined && header !== undefined && existingManifest === undefined) {
+    const manifest: Manifest = { ...buildManifest(header, rangeDone, deps.now()), rekeyTotals: totals };
+    await writeDocument(store, manifestKey(targetId), manifest);
+  }
+  const durationMs = Math.max(1, deps.now() - startedAt);
+  return {
+    sourceBackupId: sourceId,
+    backupId: targetId,
+    dryRun: request.dryRun,
+    resumed: request.resume !== undefined,
+    repository: store.description,
+    keyspace: schema.name,
+    provider: cipher.type,
+    newKeyVersion: cipher.newKeyVersion,
+    oldKeyVersions: cipher.oldKeyVersions,
+    tables: source.tables.filter((t) => plans.has(t.name) || !request.dryRun).map((t) => ({
+      name: t.name,
+      rotated: plans.has(t.name),
+      columns: plans.get(t.name)?.columns.map((c) => c.name) ?? [],
+      chunks: t.ranges.reduce((n, r) => n + r.chunks.length, 0),
+      rows: t.rows,
+    })),
+    ...totals,
+    quarantineFolder: totals.valuesQuarantined > 0 && targetId !== undefined ? quarantineFolder(targetId) : undefined,
+    quarantineSample,
+    allowFailures: request.allowFailures,
+    valuesThisRun: runTotals.valuesRotated,
+    durationMs,
+    valuesPerSecond: Math.round((runTotals.valuesRotated * 1000) / durationMs),
+  };
+}

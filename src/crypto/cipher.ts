@@ -1,0 +1,76 @@
+/**
+ * The column-cipher port: how a rotation opens a stored encrypted value with any of the keys it
+ * was given and seals it again under the new key. Providers (fernet, aes-gcm, a user's module)
+ * implement it; `createCipher` (registry.ts) picks one by name. Nothing here logs, and no error
+ * raised by a provider carries key material or plaintext.
+ */
+
+/** Where a key comes from. Never a literal value: keys are not accepted on flags or in config files. */
+export type KeySource =
+  /** The named environment variable holds the key (provider-specific text form). */
+  | { readonly env: string }
+  /** The file holds the key (its content, trailing newline removed). */
+  | { readonly file: string };
+
+/** One key a provider can use. */
+export interface KeySpec {
+  readonly source: KeySource;
+  /**
+   * The key's version as the rotation records it (what the key-version column is set to, and
+   * what `IF key_version = …` compares). When absent the provider derives one (docs/config.md).
+   */
+  readonly version?: string;
+  /** aes-gcm with key-id prefixes: the 32-bit key id written in the 5-byte prefix. */
+  readonly id?: number;
+}
+
+/** The provider part of a rotation config, normalized (src/config/rotation-config.ts). */
+export interface CipherSpec {
+  readonly type: 'fernet' | 'aes-gcm' | 'module';
+  /** The key every value is re-encrypted under. Required by fernet and aes-gcm; optional for a module that manages its own keys. */
+  readonly newKey?: KeySpec;
+  /** Keys values may currently be encrypted under, in trial order (fernet/aes-gcm: at least one; module: may be empty). */
+  readonly oldKeys: readonly KeySpec[];
+  /** `module`: path of the user's ES module (absolute, or relative to the config file's folder, already resolved). */
+  readonly module?: string;
+  /** Provider options as written in the config (aes-gcm: `associated_data`, `key_id_prefix`; module: anything). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** Where a value lives; aes-gcm can bind it as associated data. */
+export interface CipherContext {
+  readonly keyspace: string;
+  readonly table: string;
+  readonly column: string;
+}
+
+/** A stored value opened by one of the keys. */
+export interface Opened {
+  readonly plaintext: Buffer;
+  /** The version of the key that opened it. */
+  readonly keyVersion: string;
+  /** True when that key is the new key: the value is already rotated. */
+  readonly current: boolean;
+}
+
+export interface ColumnCipher {
+  /** `fernet`, `aes-gcm` or `module`. */
+  readonly type: CipherSpec['type'];
+  /** The version new values are sealed under. */
+  readonly newKeyVersion: string;
+  /** The versions of the old keys, in trial order. */
+  readonly oldKeyVersions: readonly string[];
+  /**
+   * How a text column holds the ciphertext bytes: `utf8` (a Fernet token is ASCII text) or
+   * `base64` (binary layouts). Blob columns hold the bytes themselves.
+   */
+  readonly textEncoding: 'utf8' | 'base64';
+  /**
+   * Opens a stored value; resolves undefined when no key opens it (wrong key, corrupt value).
+   * Never rejects for bad ciphertext; rejects only when the provider itself fails (a module
+   * provider's service is down), with a message that contains no key or value.
+   */
+  open(ciphertext: Buffer, context: CipherContext): Opened | undefined | Promise<Opened | undefined>;
+  /** Encrypts under the new key. */
+  seal(plaintext: Buffer, context: CipherContext): Buffer | Promise<Buffer>;
+}
