@@ -18,15 +18,19 @@ export interface TableReader {
   encodeRow(row: QueryRow, readAtSeconds: number): string;
 }
 
-/** Builds the reader of `tableName` from the captured schema. */
-export function tableReaderFor(schema: KeyspaceSchema, tableName: string): TableReader {
+/**
+ * Builds the reader of `tableName` from the captured schema: every column, or only the key and
+ * `columns` (rotate exports just the encrypted and key-version columns).
+ */
+export function tableReaderFor(schema: KeyspaceSchema, tableName: string, columns?: readonly string[]): TableReader {
   const table = findTable(schema, tableName);
   if (table === undefined) throw new CassetteError('INVALID_INPUT', `table ${schema.name}.${tableName} is not in the schema`);
   // Cassandra 5.0 returns WRITETIME/TTL lists with null elements, which the driver misreads unless fixed.
   installNullListElementFix();
   const keyColumns = [...partitionKeyColumns(table), ...clusteringColumns(table)];
   const keyTypes = keyColumns.map((c) => parseCqlType(c.type, schema.types));
-  const projection = cellProjection(nonKeyColumns(table).map((c) => ({ name: c.name, kind: c.kind, type: parseCqlType(c.type, schema.types) })));
+  const selected = columns === undefined ? nonKeyColumns(table) : nonKeyColumns(table).filter((c) => columns.includes(c.name));
+  const projection = cellProjection(selected.map((c) => ({ name: c.name, kind: c.kind, type: parseCqlType(c.type, schema.types) })));
   const token = `token(${partitionKeyColumns(table).map((c) => quoteIdentifier(c.name)).join(', ')})`;
   const select = [...keyColumns.map((c) => quoteIdentifier(c.name)), ...projection.selectors].join(', ');
   const cql = `SELECT ${select} FROM ${quoteIdentifier(schema.name)}.${quoteIdentifier(table.name)} WHERE ${token} > ? AND ${token} <= ?`;
@@ -42,6 +46,47 @@ export function tableReaderFor(schema: KeyspaceSchema, tableName: string): Table
         k[i] = value === null || value === undefined ? null : encodeValue(keyTypes[i] as (typeof keyTypes)[number], value);
       }
       return JSON.stringify({ k, c: projection.encodeCells(values, keyCount, readAtSeconds) });
+    },
+  };
+}
+
+/** What the verification pass learns from one row: its key, its key version, and whether it holds an encrypted value. */
+export interface KeyVersionRow {
+  readonly key: unknown[];
+  /** The key-version column's value as text (null when the column is null). */
+  readonly keyVersion: string | null;
+  readonly hasEncryptedValue: boolean;
+}
+
+export interface KeyVersionScan {
+  /** `SELECT keys…, kv, WRITETIME(enc)… FROM ks.t WHERE token(pk…) > ? AND token(pk…) <= ?` */
+  readonly cql: string;
+  classify(row: QueryRow): KeyVersionRow;
+}
+
+/**
+ * The verification scan of `rotate`: reads only the key, the key-version column and the
+ * WRITETIME of each encrypted column (null exactly when the column is null), never a ciphertext.
+ */
+export function keyVersionScanFor(schema: KeyspaceSchema, tableName: string, keyVersionColumn: string, encrypted: readonly string[]): KeyVersionScan {
+  const table = findTable(schema, tableName);
+  if (table === undefined) throw new CassetteError('INVALID_INPUT', `table ${schema.name}.${tableName} is not in the schema`);
+  const keyColumns = [...partitionKeyColumns(table), ...clusteringColumns(table)];
+  const keyTypes = keyColumns.map((c) => parseCqlType(c.type, schema.types));
+  const token = `token(${partitionKeyColumns(table).map((c) => quoteIdentifier(c.name)).join(', ')})`;
+  const select = [...keyColumns.map((c) => quoteIdentifier(c.name)), quoteIdentifier(keyVersionColumn), ...encrypted.map((c) => `WRITETIME(${quoteIdentifier(c)})`)];
+  const keyCount = keyColumns.length;
+  return {
+    cql: `SELECT ${select.join(', ')} FROM ${quoteIdentifier(schema.name)}.${quoteIdentifier(table.name)} WHERE ${token} > ? AND ${token} <= ?`,
+    classify(row) {
+      const values = row.values();
+      const key = keyTypes.map((type, i) => {
+        const value = values[i];
+        return value === null || value === undefined ? null : encodeValue(type, value);
+      });
+      const kv = values[keyCount];
+      const hasEncryptedValue = values.slice(keyCount + 1).some((v) => v !== null && v !== undefined);
+      return { key, keyVersion: kv === null || kv === undefined ? null : String(kv), hasEncryptedValue };
     },
   };
 }

@@ -8,6 +8,9 @@ import { notImplemented } from '../errors.js';
 import { PLANNED_COMMANDS } from '../commands/planned.js';
 import { registerBackup, registerList } from './backup-commands.js';
 import { registerRestore, registerStatus } from './restore-commands.js';
+import { registerRekey } from './rekey-commands.js';
+import { registerRotate } from './rotate-commands.js';
+import { registerDoctor } from './rotation-commands.js';
 
 /** What the program needs from its process; main.ts passes the real one, tests their own. */
 export interface ProgramContext {
@@ -32,6 +35,9 @@ export function buildProgram(context: ProgramContext): Command {
   registerList(program, context);
   registerRestore(program, context);
   registerStatus(program, context);
+  registerDoctor(program, context);
+  registerRekey(program, context);
+  registerRotate(program, context);
   for (const planned of PLANNED_COMMANDS) {
     program
       .command(planned.name)

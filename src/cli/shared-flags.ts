@@ -52,33 +52,53 @@ interface ConnectionFlags {
   consistency?: string; requestTimeout?: string;
 }
 
-function readPassword(flags: ConnectionFlags, env: Env): string | undefined {
-  if (flags.passwordFile !== undefined) {
-    try {
-      const first = readFileSync(flags.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '';
-      if (first === '') throw new Error('the file is empty');
-      return first;
-    } catch (err) {
-      throw new CassetteError('INVALID_INPUT', `cannot read the password file ${flags.passwordFile}: ${(err as Error).message}`);
-    }
+function readPasswordFile(file: string, origin: string): string {
+  try {
+    const first = readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
+    if (first === '') throw new Error('the file is empty');
+    return first;
+  } catch (err) {
+    throw new CassetteError('INVALID_INPUT', `cannot read the password file ${file}${origin}: ${(err as Error).message}`);
   }
+}
+
+function readPassword(flags: ConnectionFlags, env: Env): string | undefined {
+  if (flags.passwordFile !== undefined) return readPasswordFile(flags.passwordFile, '');
   return env.CASSETTE_PASSWORD === undefined || env.CASSETTE_PASSWORD === '' ? undefined : env.CASSETTE_PASSWORD;
 }
 
-/** Resolves the connection flags into ConnectionOptions. */
-export function resolveConnection(flags: ConnectionFlags, env: Env): ConnectionOptions {
-  const hosts = (flags.hosts ?? env.CASSETTE_HOSTS ?? '127.0.0.1').split(',').map((h) => h.trim()).filter((h) => h !== '');
+/**
+ * Settings from a config file, used only when neither the flag nor the environment variable gives
+ * one (flags > environment > config file > defaults).
+ */
+export interface ConnectionFallbacks {
+  readonly hosts?: readonly string[];
+  readonly port?: number;
+  readonly dc?: string;
+  readonly username?: string;
+  /** Read only when neither --password-file nor CASSETTE_PASSWORD gives the password. */
+  readonly passwordFile?: string;
+  /** Where these settings come from, for messages (`rekey.yaml`). */
+  readonly origin?: string;
+}
+
+/** Resolves the connection flags into ConnectionOptions; `fallbacks` come from a config file. */
+export function resolveConnection(flags: ConnectionFlags, env: Env, fallbacks: ConnectionFallbacks = {}): ConnectionOptions {
+  const configHosts = fallbacks.hosts === undefined || fallbacks.hosts.length === 0 ? undefined : fallbacks.hosts.join(',');
+  const hostList = flags.hosts ?? env.CASSETTE_HOSTS ?? configHosts ?? '127.0.0.1';
+  const hosts = hostList.split(',').map((h) => h.trim()).filter((h) => h !== '');
   if (hosts.length === 0) throw new CassetteError('USAGE', '--hosts names no host');
-  const username = flags.username ?? env.CASSETTE_USERNAME;
-  const password = readPassword(flags, env);
-  const dc = flags.dc ?? env.CASSETTE_DC;
+  const username = flags.username ?? env.CASSETTE_USERNAME ?? fallbacks.username;
+  const password = readPassword(flags, env) ??
+    (fallbacks.passwordFile === undefined ? undefined : readPasswordFile(fallbacks.passwordFile, ` (named in ${fallbacks.origin ?? 'the config file'})`));
+  const dc = flags.dc ?? env.CASSETTE_DC ?? fallbacks.dc;
   const useTls = flags.tls === true || flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined || flags.tlsInsecure === true;
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw new CassetteError('USAGE', '--tls-cert and --tls-key go together');
   }
   return {
     hosts,
-    port: positiveInt(flags.port ?? env.CASSETTE_PORT, '--port', 9042, { max: 65535 }),
+    port: positiveInt(flags.port ?? env.CASSETTE_PORT, '--port', fallbacks.port ?? 9042, { max: 65535 }),
     ...(dc === undefined || dc === '' ? {} : { dc }),
     ...(username === undefined || username === '' ? {} : { username }),
     ...(password === undefined ? {} : { password }),

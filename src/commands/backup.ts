@@ -16,7 +16,7 @@ import { tableReaderFor } from '../cassandra/table-reader.js';
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker } from '../manifest/format.js';
-import { backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
+import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import { forEachBounded } from '../pipeline/retry.js';
@@ -179,7 +179,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
       if (existing !== undefined || done.has(planned.index)) continue;
       const range = toRange(planned, backupId);
       const routing = deps.cluster.routingFor(keyspace, range);
-      jobs.push({ backupId, table: table.name, index: planned.index, range, reader, ...(routing === undefined ? {} : { routing }) });
+      jobs.push({ folder: backupFolder(backupId), table: table.name, index: planned.index, range, reader, ...(routing === undefined ? {} : { routing }) });
     }
   }
 

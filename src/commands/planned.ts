@@ -10,8 +10,5 @@ export interface PlannedCommand {
 }
 
 export const PLANNED_COMMANDS: readonly PlannedCommand[] = Object.freeze([
-  { name: 'rekey', summary: 're-encrypt columns of a backup under a new key, offline, into a new backup' },
-  { name: 'rotate', summary: 'backup, rekey and guarded write-back in one run' },
-  { name: 'doctor', summary: 'read-only pre-flight checks of cluster, repository and keys' },
   { name: 'verify', summary: 'check a backup\'s chunks against its manifest, or a cluster against a backup' },
 ]);

@@ -20,7 +20,7 @@ import {
   FORMAT_VERSION, type BackupHeader, type ChunkEntry, type Manifest, type RangeMarker, type RekeyDescription, type RekeyTotals,
 } from '../manifest/format.js';
 import {
-  backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, rekeyChunkKey, rekeyChunksFolder, schemaCqlKey,
+  backupFolder, backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, quarantineKey, rekeyChunkKey, rekeyChunksFolder, schemaCqlKey,
 } from '../manifest/keys.js';
 import { RekeyChunkDone, type QuarantineEntry } from '../manifest/rekey-format.js';
 import { readDocument, readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
@@ -286,8 +286,11 @@ export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<
         if (plan === undefined) throw new Error(`internal: no plan for ${item.table}`);
         const attempt = newAttemptId();
         const result = await deps.transformer.run({
-          sourceBackupId: sourceId, targetBackupId: targetId, table: item.table, range: item.range.index, chunk: item.chunk,
-          source: item.entry, plan, attempt, gzipLevel: source.options.gzipLevel,
+          sourceKey: chunkKey(sourceId, item.entry.key), source: item.entry,
+          target: targetId === undefined ? undefined : {
+            folder: backupFolder(targetId), quarantineKey: quarantineKey(targetId, item.table, item.range.index, item.chunk, attempt),
+          },
+          table: item.table, range: item.range.index, chunk: item.chunk, plan, attempt, gzipLevel: source.options.gzipLevel, changedOnly: false,
         }, deps.signal);
         runTotals = addTotals(runTotals, totalsOf(result));
         for (const q of result.quarantineSample) if (quarantineSample.length < QUARANTINE_SAMPLE) quarantineSample.push(q);

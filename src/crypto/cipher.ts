@@ -2,7 +2,8 @@
  * The column-cipher port: how a rotation opens a stored encrypted value with any of the keys it
  * was given and seals it again under the new key. Providers (fernet, aes-gcm, a user's module)
  * implement it; `createCipher` (registry.ts) picks one by name. Nothing here logs, and no error
- * raised by a provider carries key material or plaintext.
+ * raised by a provider carries key material or plaintext. Operator-facing description, byte
+ * layouts and the module contract: docs/config.md, "Crypto providers".
  */
 
 /** Where a key comes from. Never a literal value: keys are not accepted on flags or in config files. */
@@ -46,6 +47,7 @@ export interface CipherContext {
 
 /** A stored value opened by one of the keys. */
 export interface Opened {
+  /** A buffer of its own that the caller owns: it may zero it once the value is sealed again. */
   readonly plaintext: Buffer;
   /** The version of the key that opened it. */
   readonly keyVersion: string;
@@ -71,6 +73,10 @@ export interface ColumnCipher {
    * provider's service is down), with a message that contains no key or value.
    */
   open(ciphertext: Buffer, context: CipherContext): Opened | undefined | Promise<Opened | undefined>;
-  /** Encrypts under the new key. */
+  /**
+   * Encrypts under the new key (a fresh random IV/nonce per call, so sealing is not
+   * deterministic). Built-in providers never reject; a module provider rejects with
+   * PROVIDER_UNAVAILABLE when its encrypt fails.
+   */
   seal(plaintext: Buffer, context: CipherContext): Buffer | Promise<Buffer>;
 }

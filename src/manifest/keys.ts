@@ -49,7 +49,15 @@ export function markersFolder(backupId: string, table: string): string {
 }
 
 export function markerKey(backupId: string, table: string, rangeIndex: number): string {
-  return `${markersFolder(backupId, table)}${pad5(rangeIndex)}.json`;
+  return rangeMarkerKeyIn(backupFolder(backupId), table, rangeIndex);
+}
+
+/**
+ * A range marker in a folder laid out like a backup (`<folder>ranges/<table>/<range>.json`, chunks
+ * at `<folder>` + their relative key): a backup's folder, or a stage folder of a rotation job.
+ */
+export function rangeMarkerKeyIn(folder: string, table: string, rangeIndex: number): string {
+  return `${folder}ranges/${table}/${pad5(rangeIndex)}.json`;
 }
 
 /** The backup id of a key under backups/, or undefined for anything else. */
@@ -116,4 +124,80 @@ export function quarantineFolder(backupId: string): string {
 
 export function quarantineKey(backupId: string, table: string, rangeIndex: number, chunk: number, attempt: string): string {
   return `${quarantineFolder(backupId)}${table}/${pad5(rangeIndex)}-${pad5(chunk)}-${attempt}.ndjson`;
+}
+
+const ROTATIONS = 'rotations';
+
+/** `j20261122T125144Z-3fa9c1`: a rotation job's id; the `j` tells it from backup and restore ids. */
+export const JOB_ID_PATTERN = /^j\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+/** Where all rotation jobs live; listing it finds every job. */
+export function rotationsFolder(): string {
+  return `${ROTATIONS}/`;
+}
+
+export function rotationFolder(jobId: string): string {
+  return `${ROTATIONS}/${jobId}/`;
+}
+
+/** job.json: the plan (written first). */
+export function rotationJobKey(jobId: string): string {
+  return `${rotationFolder(jobId)}job.json`;
+}
+
+/** report.json: written last; the job is complete. */
+export function rotationReportKey(jobId: string): string {
+  return `${rotationFolder(jobId)}report.json`;
+}
+
+/** The job id of a key under rotations/, or undefined. */
+export function jobIdOf(key: string): string | undefined {
+  const [root, id] = key.split('/');
+  return root === ROTATIONS && id !== undefined && JOB_ID_PATTERN.test(id) ? id : undefined;
+}
+
+/** One pass over the job's ranges: round 0 rotates every range, later rounds the ranges verification found rows left behind in. */
+export function roundFolder(jobId: string, round: number): string {
+  return `${rotationFolder(jobId)}rounds/${String(round).padStart(3, '0')}/`;
+}
+
+/** Stage 1 output, laid out like a backup folder: `data/…` chunks and `ranges/<table>/<range>.json` markers. */
+export function exportStageFolder(jobId: string, round: number): string {
+  return `${roundFolder(jobId, round)}export/`;
+}
+
+/** Stage 2 output: transformed chunks (`data/…`) and quarantine lists. */
+export function transformStageFolder(jobId: string, round: number): string {
+  return `${roundFolder(jobId, round)}transform/`;
+}
+
+export function transformedKey(jobId: string, round: number, table: string, rangeIndex: number): string {
+  return `${transformStageFolder(jobId, round)}done/${table}/${pad5(rangeIndex)}.json`;
+}
+
+export function rotationQuarantineKey(jobId: string, round: number, table: string, rangeIndex: number, chunk: number, attempt: string): string {
+  return `${transformStageFolder(jobId, round)}quarantine/${table}/${pad5(rangeIndex)}-${pad5(chunk)}-${attempt}.ndjson`;
+}
+
+/** Stage 3 marker: the range's re-encrypted values are written back. */
+export function writtenKey(jobId: string, round: number, table: string, rangeIndex: number): string {
+  return `${roundFolder(jobId, round)}written/${table}/${pad5(rangeIndex)}.json`;
+}
+
+export function writtenFolder(jobId: string, round: number): string {
+  return `${roundFolder(jobId, round)}written/`;
+}
+
+/** The verification after a round: rows still under an old key. */
+export function verifiedKey(jobId: string, round: number): string {
+  return `${roundFolder(jobId, round)}verified.json`;
+}
+
+/** Operator commands to a running job (pause, resume, throttle), one write-once document each. */
+export function controlFolder(jobId: string): string {
+  return `${rotationFolder(jobId)}control/`;
+}
+
+export function controlKey(jobId: string, stamp: string, suffix: string): string {
+  return `${controlFolder(jobId)}${stamp}-${suffix}.json`;
 }

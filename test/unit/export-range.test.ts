@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TableReader } from '../../src/cassandra/table-reader.js';
 import { CassetteError } from '../../src/errors.js';
-import { chunkKey, markerKey } from '../../src/manifest/keys.js';
+import { backupFolder, chunkKey, markerKey } from '../../src/manifest/keys.js';
 import { readMarkers } from '../../src/manifest/repository.js';
 import { exportRange, type ExportRangeDeps, type ExportRangeSettings, type RangeJob } from '../../src/pipeline/export/export-range.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
@@ -26,7 +26,7 @@ const reader: TableReader = {
   encodeRow: (r, readAtSeconds) => JSON.stringify({ k: [r.get('id')], c: { v: r.get('v') }, readAtSeconds }),
 };
 
-const job: RangeJob = { backupId: BACKUP_ID, table: 't', index: 7, range: { start: -100n, end: 100n }, reader };
+const job: RangeJob = { folder: backupFolder(BACKUP_ID), table: 't', index: 7, range: { start: -100n, end: 100n }, reader };
 
 /** One chunk per page (any page reaches 1 byte), three rows per page: pages of 3, 3, 3, 1 rows. */
 const settings: ExportRangeSettings = { fetchSize: 3, consistency: 6, gzipLevel: 1, maxChunkBytes: 1, attempts: 3, retryBaseDelayMs: 1 };

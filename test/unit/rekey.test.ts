@@ -68,6 +68,7 @@ function deps(store: MemoryStore, overrides: Partial<RekeyDeps> = {}): RekeyDeps
 }
 
 const request: RekeyRequest = { backupId: SOURCE, config, dryRun: false, allowFailures: 0 };
+const resumeOf = (id: string, extra: Partial<RekeyRequest> = {}): RekeyRequest => ({ config, dryRun: false, allowFailures: 0, ...extra, resume: id });
 
 describe('runRekey', () => {
   it('writes a new backup: rotated columns re-encrypted, every other cell and table identical, derivedFrom recorded', async () => {
@@ -162,11 +163,11 @@ describe('runRekey', () => {
     };
     const interrupted = runRekey(request, deps(store, { cipher, transformer: stopping, signal: controller.signal }));
     await expect(interrupted).rejects.toMatchObject({ code: 'INTERRUPTED' });
-    const error = await interrupted.catch((e: unknown) => e as CassetteError);
+    const error = await interrupted.then(() => undefined, (e: unknown) => e as CassetteError) as CassetteError;
     const target = /--resume (\S+)/.exec(error.hint ?? '')?.[1] as string;
     expect(await store.head(manifestKey(target))).toBeUndefined();
 
-    const resumed = await runRekey({ ...request, backupId: undefined, resume: target }, deps(store, { cipher }));
+    const resumed = await runRekey(resumeOf(target), deps(store, { cipher }));
     expect(resumed).toMatchObject({ backupId: target, resumed: true, valuesRotated: 25 });
     expect(resumed.valuesThisRun).toBeLessThan(25);
     const after = await readBackup(store, target);
@@ -187,7 +188,7 @@ describe('runRekey', () => {
 
     const done = await runRekey(request, deps(store));
     const other = { ...config, tables: [{ ...config.tables[0]!, encryptedColumns: ['ssn'] }] };
-    await expect(runRekey({ ...request, backupId: undefined, config: other, resume: done.backupId as string }, deps(store)))
+    await expect(runRekey(resumeOf(done.backupId as string, { config: other }), deps(store)))
       .rejects.toThrow(/other rotation settings/);
   });
 });

@@ -9,7 +9,7 @@ import type { TokenRange } from '../../cassandra/token-ranges.js';
 import { formatToken } from '../../cassandra/token-ranges.js';
 import { newAttemptId } from '../../manifest/backup-id.js';
 import { FORMAT_VERSION, type RangeMarker } from '../../manifest/format.js';
-import { chunkKey, chunkRelativeKey, markerKey } from '../../manifest/keys.js';
+import { chunkRelativeKey, rangeMarkerKeyIn } from '../../manifest/keys.js';
 import { writeDocument } from '../../manifest/repository.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { withRetries } from '../retry.js';
@@ -19,7 +19,8 @@ import type { TableReader } from '../../cassandra/table-reader.js';
 
 /** One unit of export work. */
 export interface RangeJob {
-  readonly backupId: string;
+  /** Where chunks and the marker go: a backup's folder (keys.ts backupFolder) or a rotation stage's. */
+  readonly folder: string;
   readonly table: string;
   readonly index: number;
   readonly range: TokenRange;
@@ -73,7 +74,7 @@ async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: 
       store: deps.store,
       keyFor: (seq) => {
         const relativeKey = chunkRelativeKey(job.table, job.index, attempt, seq);
-        return { relativeKey, key: chunkKey(job.backupId, relativeKey) };
+        return { relativeKey, key: `${job.folder}${relativeKey}` };
       },
       gzipLevel: settings.gzipLevel,
       maxChunkBytes: settings.maxChunkBytes,
@@ -96,7 +97,7 @@ async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: 
       readAt: new Date(deps.now()).toISOString(),
       chunks,
     };
-    await writeDocument(deps.store, markerKey(job.backupId, job.table, job.index), marker);
+    await writeDocument(deps.store, rangeMarkerKeyIn(job.folder, job.table, job.index), marker);
     return marker;
   } catch (err) {
     deps.onRows(-rows, -rawBytes); // this attempt's rows will be read again

@@ -105,8 +105,9 @@ export async function loadChunk(
         const rs = await deps.session.execute(only.cql, only.params, options);
         return !conditional || rs.rows[0]?.get('[applied]') !== false;
       }
-      await deps.session.batch(unit.statements, options);
-      return true;
+      // A conditional batch (one row's LWT with several TTLs) answers [applied] like a single LWT.
+      const rs = await deps.session.batch(unit.statements, options);
+      return !conditional || rs.rows[0]?.get('[applied]') !== false;
     };
     const applied = await withRetries(send, {
       attempts: idempotent ? settings.attempts : 1,

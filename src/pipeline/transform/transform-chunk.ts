@@ -12,29 +12,39 @@ import { writeChunks } from '../export/chunk-writer.js';
 import { readChunkRows } from '../chunks/read-chunk.js';
 import type { ColumnCipher } from '../../crypto/cipher.js';
 import type { ChunkEntry } from '../../manifest/format.js';
-import { chunkKey, chunkRelativeKey, quarantineKey } from '../../manifest/keys.js';
+import { chunkRelativeKey } from '../../manifest/keys.js';
 import type { QuarantineEntry } from '../../manifest/rekey-format.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { rekeyRow, type RowRotationPlan, type StoredRow } from './rekey-row.js';
 
 /** One chunk of work: plain data, so it can cross to a worker thread. */
 export interface ChunkTransformTask {
-  readonly sourceBackupId: string;
-  /** Undefined for a dry run: nothing is written. */
-  readonly targetBackupId: string | undefined;
+  /** The source chunk's repository key and its marker entry. */
+  readonly sourceKey: string;
+  readonly source: ChunkEntry;
+  /**
+   * Where the new chunk goes: `folder` + its relative key (keys.ts chunkRelativeKey), and the
+   * repository key of its quarantine list. Undefined for a dry run: nothing is written.
+   */
+  readonly target: { readonly folder: string; readonly quarantineKey: string } | undefined;
   readonly table: string;
   readonly range: number;
-  /** The chunk's position in its range's chunk list. */
+  /** The chunk's position in its range's chunk list: the new chunk's sequence number. */
   readonly chunk: number;
-  readonly source: ChunkEntry;
   readonly plan: RowRotationPlan;
   /** 8 hex digits, new for every attempt: the new chunk's key never collides with an abandoned one. */
   readonly attempt: string;
   readonly gzipLevel: number;
+  /**
+   * Rotate's write-back form: keep only rows that changed, with only their changed cells, and the
+   * values the row held before under `p` (the LWT guard's condition). Off for rekey, whose new
+   * chunk holds every row, whole.
+   */
+  readonly changedOnly: boolean;
 }
 
 export interface ChunkTransformResult {
-  /** The new chunk; undefined in a dry run. */
+  /** The new chunk; undefined in a dry run, or when rotate kept no row. */
   readonly entry: ChunkEntry | undefined;
   readonly rows: number;
   readonly rawBytes: number;
@@ -58,11 +68,11 @@ export interface ChunkTransformDeps {
 }
 
 export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransformDeps): Promise<ChunkTransformResult> {
-  const what = `chunk ${task.source.key} of backup ${task.sourceBackupId}`;
-  const dryRun = task.targetBackupId === undefined;
+  const what = `chunk ${task.sourceKey}`;
+  const dryRun = task.target === undefined;
   const counts = { rows: 0, rawBytes: 0, rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0 };
   const quarantine: QuarantineEntry[] = [];
-  const source = readChunkRows(deps.store, chunkKey(task.sourceBackupId, task.source.key), task.source, what);
+  const source = readChunkRows(deps.store, task.sourceKey, task.source, what);
   const lines = async function* (): AsyncGenerator<string[]> {
     for await (const rows of source) {
       deps.signal?.throwIfAborted();
@@ -75,33 +85,36 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
         counts.valuesRotated += outcome.rotated;
         counts.valuesAlreadyCurrent += outcome.alreadyCurrent;
         for (const column of outcome.quarantined) quarantine.push({ table: task.table, column, key: row.k });
-        if (!dryRun) out.push(JSON.stringify(outcome.row));
+        if (dryRun) continue;
+        if (!task.changedOnly) out.push(JSON.stringify(outcome.row));
+        else if (outcome.changed) out.push(JSON.stringify(changesOf(row, outcome.row, task.plan)));
       }
       yield out;
     }
   };
   let entry: ChunkEntry | undefined;
-  if (task.targetBackupId === undefined) {
+  if (task.target === undefined) {
     for await (const _ of lines()) {
       // a dry run only decrypts
     }
   } else {
-    const target = task.targetBackupId;
+    const { folder } = task.target;
     const relativeKey = chunkRelativeKey(task.table, task.range, task.attempt, task.chunk);
     const entries = await writeChunks(lines(), {
       store: deps.store,
-      keyFor: () => ({ key: chunkKey(target, relativeKey), relativeKey }),
+      keyFor: () => ({ key: `${folder}${relativeKey}`, relativeKey }),
       gzipLevel: task.gzipLevel,
       maxChunkBytes: Number.POSITIVE_INFINITY,
       ...(deps.signal === undefined ? {} : { signal: deps.signal }),
     });
-    if (entries.length !== 1) throw new Error(`internal: ${what} became ${entries.length} chunks`);
+    // One chunk in, one out; none when rotate kept no row of it.
+    if (entries.length > 1 || (entries.length === 0 && !task.changedOnly)) throw new Error(`internal: ${what} became ${entries.length} chunks`);
     entry = entries[0];
     counts.rawBytes = entry?.rawBytes ?? 0;
   }
   let qKey: string | undefined;
-  if (quarantine.length > 0 && task.targetBackupId !== undefined) {
-    qKey = quarantineKey(task.targetBackupId, task.table, task.range, task.chunk, task.attempt);
+  if (quarantine.length > 0 && task.target !== undefined) {
+    qKey = task.target.quarantineKey;
     await deps.store.put(qKey, `${quarantine.map((q) => JSON.stringify(q)).join('\n')}\n`, { ifAbsent: true });
   }
   return {
@@ -111,4 +124,20 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
     quarantineKey: qKey,
     quarantineSample: quarantine.slice(0, QUARANTINE_SAMPLE),
   };
+}
+
+/**
+ * Rotate's write-back row: the changed cells only, and under `p` the values the encrypted and
+ * key-version columns held when exported (null when absent), for the LWT guard's condition.
+ */
+function changesOf(before: StoredRow, after: StoredRow, plan: RowRotationPlan): { k: readonly unknown[]; c: Record<string, unknown>; p: Record<string, unknown> } {
+  const c: Record<string, unknown> = {};
+  for (const [name, cell] of Object.entries(after.c)) if (before.c[name] !== cell) c[name] = cell;
+  const p: Record<string, unknown> = {};
+  const names = plan.keyVersion === null ? plan.columns.map((x) => x.name) : [...plan.columns.map((x) => x.name), plan.keyVersion.name];
+  for (const name of names) {
+    const cell = before.c[name] as { v?: unknown } | undefined;
+    p[name] = cell?.v ?? null;
+  }
+  return { k: before.k, c, p };
 }
