@@ -45,6 +45,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
     .command('rotate')
     .description('online key rotation in place: start or resume the job of a config (status, pause, resume, throttle)')
     .option('--job <id>', 'resume this job instead of the unfinished job of the config')
+    .option('--new', 'start a new job even if the config has an unfinished one (e.g. after an intended schema change)')
     .option('--rate <rows/s>', 'write-back rows per second (default: execution.rate, else unlimited); `rotate throttle --rate` changes it while the job runs')
     .option('--max-rounds <n>', 'verification rounds this run may add for rows found still under an old key', '3')
     .option('--allow-failures <n>', 'values no key opens that are tolerated (quarantined) before the job fails with exit 7', '0')
@@ -79,6 +80,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
         const report = await runRotate({
           config,
           ...(jobId === undefined ? {} : { jobId }),
+          newJob: flags.new === true,
           ...(rate === undefined ? {} : { rate: positiveInt(rate, '--rate', 1) }),
           maxRounds: positiveInt(stringFlag(flags, 'maxRounds'), '--max-rounds', 3, { max: 100 }),
           maxErrors: positiveInt(stringFlag(flags, 'maxErrors'), '--max-errors', 100, { min: 0 }),

@@ -51,6 +51,8 @@ export interface RotateRequest {
   readonly config: RotationConfig;
   /** Resume this job rather than the unfinished one the config matches. */
   readonly jobId?: string;
+  /** Plan a new job even when the config has an unfinished one (after an intended schema change). */
+  readonly newJob?: boolean;
   /** Rows/s for the write-back; overrides the config's `execution.rate` and earlier `rotate throttle`s. */
   readonly rate?: number;
   /** Verification rounds this run may add before giving up on rows left behind (exit 9). */
@@ -248,7 +250,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   const schema = await captureKeyspace(cluster.session, config.cluster.keyspace);
   const plans = rotationPlans(config, schema, cipher, `keyspace ${schema.name}`);
   const fingerprint = rotationFingerprint(config, cipher);
-  let job = await findJob(store, fingerprint, request.jobId);
+  let job = request.newJob === true ? undefined : await findJob(store, fingerprint, request.jobId);
   const resumed = job !== undefined;
   if (job === undefined) {
     job = planJob(config, schema, cipher, request, deps);

@@ -85,14 +85,17 @@ export class Backpressure {
   }
 
   /**
-   * Looks at the latencies, moves between states, and applies the result to the gate (its rate is
-   * always min(base, cap); paused while `paused`). Returns the state change, if any.
+   * Looks at the latencies, moves between states, and applies the result to the gate: its rate is
+   * set to min(base, cap) on every tick outside a pause; it is paused on `paused` and unpaused on
+   * `resumed` (only on those transitions, so the controller does not fight another pauser).
+   * Returns the state change, if any.
    */
   tick(): BackpressureEvent | undefined {
     const base = this.#o.baseRate();
     const event = this.#step(base);
     if (this.#state !== 'paused') this.#o.gate.setRate(this.#effective(base));
-    this.#o.gate.setPaused(this.#state === 'paused');
+    if (event === 'paused') this.#o.gate.setPaused(true);
+    if (event === 'resumed') this.#o.gate.setPaused(false);
     return event;
   }
 
@@ -136,7 +139,7 @@ export class Backpressure {
   #backOff(base: number | undefined): BackpressureEvent | undefined {
     const current = this.#effective(base) ?? this.#observed();
     this.#cap = Math.max(this.#minRate, current * SLOW_FACTOR);
-    this.#since = this.#o.now();
+    // mutated
     const was = this.#state;
     this.#state = this.#o.pauseOnBackpressure ? 'paused' : 'slowed';
     return this.#state === was ? undefined : this.#state;
