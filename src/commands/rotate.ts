@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consistencyCode } from '../cassandra/connect.js';
+import { quoteIdentifier } from '../cassandra/identifiers.js';
 import { requireMurmur3 } from '../cassandra/ring.js';
 import { rotationWriterFor } from '../cassandra/rotation-writes.js';
 import { captureKeyspace, findTable, partitionKeyColumns } from '../cassandra/schema.js';
@@ -308,7 +309,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
     now: deps.now,
   });
   const probeTable = theJob.tables[0] as RotationTablePlan;
-  const probeCql = `SELECT ${'"'}${theJob.keyVersionColumn.replace(/"/g, '""')}" FROM "${theJob.keyspace.replace(/"/g, '""')}"."${probeTable.name.replace(/"/g, '""')}" LIMIT 1`;
+  const probeCql = `SELECT ${quoteIdentifier(theJob.keyVersionColumn)} FROM ${quoteIdentifier(theJob.keyspace)}.${quoteIdentifier(probeTable.name)} LIMIT 1`;
   let operatorPaused = control.state.paused;
   let stopping = false;
   const tick = async (): Promise<void> => {
