@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rotationWriterFor } from '../../src/cassandra/rotation-writes.js';
+import { rotationWriterFor, type RotatedRow } from '../../src/cassandra/rotation-writes.js';
 import { tableSchema } from '../support/synthetic-backup.js';
 
 const table = tableSchema('users', [['tenant', 'text', 'partition_key'], ['id', 'int', 'partition_key'], ['at', 'int', 'clustering'],
@@ -7,7 +7,7 @@ const table = tableSchema('users', [['tenant', 'text', 'partition_key'], ['id', 
 const conditionColumns = ['ssn', 'email', 'key_version'];
 const NOW = 1_000_000;
 
-const row = {
+const row: RotatedRow & { p: Record<string, string> } = {
   k: ['t', 1, 5],
   c: {
     ssn: { v: Buffer.from('new-ssn').toString('base64'), t: 101, e: NOW + 50 },
@@ -50,7 +50,8 @@ describe('rotationWriterFor', () => {
 
   it('lwt guard: an exported null is a null condition; expired cells are skipped and counted', () => {
     const writer = rotationWriterFor('ks', table, [], { guard: 'lwt', preserveTtl: true, preserveWritetime: true, conditionColumns });
-    const plan = writer.planRow({ ...row, p: { ssn: row.p.ssn, email: null, key_version: null } }, NOW + 60);
+    const nulls: RotatedRow = { ...row, p: { ssn: row.p.ssn ?? null, email: null, key_version: null } };
+    const plan = writer.planRow(nulls, NOW + 60);
     expect(plan.expiredCells).toBe(1);
     expect(plan.statements).toHaveLength(1);
     expect(plan.statements[0]?.params.slice(-3)).toEqual([Buffer.from('old-ssn'), null, null]);

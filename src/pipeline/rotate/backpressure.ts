@@ -139,7 +139,7 @@ export class Backpressure {
   #backOff(base: number | undefined): BackpressureEvent | undefined {
     const current = this.#effective(base) ?? this.#observed();
     this.#cap = Math.max(this.#minRate, current * SLOW_FACTOR);
-    // mutated
+    this.#since = this.#o.now();
     const was = this.#state;
     this.#state = this.#o.pauseOnBackpressure ? 'paused' : 'slowed';
     return this.#state === was ? undefined : this.#state;
