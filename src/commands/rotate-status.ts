@@ -103,6 +103,7 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
   await control.poll();
   let lastRange: RotationStatus['lastRange'];
   let firstDone: number | undefined;
+  let firstRows = 0;
   let rowsThisRound = 0;
   const tables: RotationTableStatus[] = [];
   let remainingRanges = 0;
@@ -115,7 +116,10 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
     }
     for (const w of written) {
       const at = Date.parse(w.doneAt);
-      firstDone = firstDone === undefined ? at : Math.min(firstDone, at);
+      if (firstDone === undefined || at < firstDone) {
+        firstDone = at;
+        firstRows = w.written;
+      }
       rowsThisRound += w.written;
       if (lastRange === undefined || w.doneAt > lastRange.doneAt) lastRange = { doneAt: w.doneAt, rate: w.rate, readP99Ms: w.readP99Ms, writeP99Ms: w.writeP99Ms };
     }
@@ -138,15 +142,17 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
     });
   }
   const elapsed = firstDone === undefined || lastRange === undefined ? 0 : (Date.parse(lastRange.doneAt) - firstDone) / 1000;
-  const rowsPerSecond = elapsed > 0 ? rowsThisRound / elapsed : undefined;
-  const etaSeconds = elapsed > 0 && doneRanges > 1 ? Math.round((remainingRanges * elapsed) / (doneRanges - 1)) : undefined;
+  // Rows written after the first range finished, over the time since: the rate between markers.
+  const rowsPerSecond = elapsed > 0 ? (rowsThisRound - firstRows) / elapsed : undefined;
+  const paused = report === undefined && control.state.paused;
+  const etaSeconds = !paused && elapsed > 0 && doneRanges > 1 ? Math.round((remainingRanges * elapsed) / (doneRanges - 1)) : undefined;
   const rate = control.state.rate === undefined ? config.execution.rate ?? null : control.state.rate;
   void now;
   return {
     jobId: job.jobId,
     keyspace: job.keyspace,
     createdAt: job.createdAt,
-    state: report !== undefined ? 'complete' : control.state.paused ? 'paused' : 'unfinished',
+    state: report !== undefined ? 'complete' : paused ? 'paused' : 'unfinished',
     round: round + 1,
     tables,
     rate,

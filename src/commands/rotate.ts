@@ -114,6 +114,7 @@ export interface RotateReport {
   readonly valuesQuarantined: number;
   readonly raced: number;
   readonly durationMs: number;
+  /** Rows this run wrote back per second (a resumed job's earlier runs are not counted). */
   readonly rowsPerSecond: number;
   /** LWT guard: WRITETIMEs are the Paxos ballot's, not the originals + 1 µs. */
   readonly writetimesPreserved: boolean;
@@ -367,10 +368,8 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   }
 
   let rejected = 0;
-  const totals = new Map<string, { rowsExported: number; rowsChanged: number; rowsSkipped: number; valuesRotated: number; valuesAlreadyCurrent: number; valuesQuarantined: number; written: number; raced: number }>();
-  for (const table of theJob.tables) {
-    totals.set(table.name, { rowsExported: 0, rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0, valuesQuarantined: 0, written: 0, raced: 0 });
-  }
+  // Rows this process wrote back (not the markers of ranges finished by earlier runs): the report's rate.
+  let writtenThisRun = 0;
   let round = 0;
   let roundsThisRun = 0;
   let rangesOfRound: Map<string, number[]> = new Map(theJob.tables.map((t) => [t.name, t.ranges.map((r) => r.index)]));
@@ -405,6 +404,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
           },
           onRows: (t, n) => {
             writtenThisSecond += n;
+            writtenThisRun += n;
             deps.progress.rows(t, n, 0);
           },
           onRetry: (line) => deps.progress.note(line),
@@ -413,7 +413,6 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
             return { readP99Ms: s.readP99Ms ?? null, writeP99Ms: s.writeP99Ms ?? null, rate: s.effectiveRate ?? null };
           },
         });
-        addOutcome(totals.get(table.name), outcome.exportedRows, outcome.transformed, outcome.written);
         for (const key of outcome.transformed.quarantineKeys) {
           for (const line of (await readText(store, key)).split('\n')) {
             if (line === '') continue;
@@ -459,7 +458,6 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   const report: RotationReportDoc = { formatVersion: FORMAT_VERSION, jobId, completedAt: new Date(deps.now()).toISOString(), rounds: round, tables };
   await writeDocument(store, rotationReportKey(jobId), report);
   const durationMs = Math.max(1, deps.now() - startedAt);
-  const thisRun = [...totals.values()].reduce((n, t) => n + t.written, 0);
   return {
     jobId,
     resumed,
@@ -472,21 +470,9 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
     valuesQuarantined: tables.reduce((n, t) => n + t.valuesQuarantined, 0),
     raced: tables.reduce((n, t) => n + t.raced, 0),
     durationMs,
-    rowsPerSecond: Math.round((thisRun * 1000) / durationMs),
+    rowsPerSecond: Math.round((writtenThisRun * 1000) / durationMs),
     writetimesPreserved: theJob.tables.every((t) => t.guard === 'timestamp' && t.preserveWritetime),
   };
-}
-
-function addOutcome(into: { rowsExported: number; rowsChanged: number; rowsSkipped: number; valuesRotated: number; valuesAlreadyCurrent: number; valuesQuarantined: number; written: number; raced: number } | undefined, exported: number, t: TransformedRange, w: WrittenRange): void {
-  if (into === undefined) return;
-  into.rowsExported += exported;
-  into.rowsChanged += t.rowsChanged;
-  into.rowsSkipped += t.rowsSkipped;
-  into.valuesRotated += t.valuesRotated;
-  into.valuesAlreadyCurrent += t.valuesAlreadyCurrent;
-  into.valuesQuarantined += t.valuesQuarantined;
-  into.written += w.written + w.alreadyWritten;
-  into.raced += w.raced;
 }
 
 async function readText(store: BlobStore, key: string): Promise<string> {
