@@ -45,6 +45,7 @@ import { readRange } from '../pipeline/export/read-range.js';
 import type { RowRotationPlan } from '../pipeline/transform/rekey-row.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { BackupCluster } from './backup.js';
 import type { ProgressSink } from './progress.js';
 import { rotationPlans } from './rotation-plan.js';
 
@@ -68,14 +69,9 @@ export interface RotateRequest {
   readonly tickMs?: number;
 }
 
-/** What rotate needs from the cluster. */
-export interface RotateCluster {
+/** What rotate needs from the cluster: what a backup reads with, plus writes. */
+export interface RotateCluster extends Pick<BackupCluster, 'name' | 'partitioner' | 'nodes' | 'ringTokens' | 'routingFor'> {
   readonly session: CqlWriteSession;
-  readonly name: string;
-  readonly partitioner: string;
-  readonly nodes: number;
-  ringTokens(): readonly bigint[];
-  routingFor(keyspace: string, range: TokenRange): object | undefined;
 }
 
 export interface RotateDeps {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { associatedDataFor, createAesGcmCipher } from '../../src/crypto/aes-gcm.js';
 import type { CipherContext, CipherSpec, KeySpec } from '../../src/crypto/cipher.js';
 import { CassetteError } from '../../src/errors.js';
+import { thrown } from '../support/thrown.js';
 
 const context: CipherContext = { keyspace: 'shop', table: 'customers', column: 'card_number' };
 
@@ -27,16 +28,6 @@ function key(name: string, extra: Omit<KeySpec, 'source'> = {}): KeySpec {
 
 function spec(newKey: KeySpec, oldKeys: readonly KeySpec[], options: Record<string, unknown> = {}): CipherSpec {
   return { type: 'aes-gcm', newKey, oldKeys, options };
-}
-
-function thrown(fn: () => unknown): CassetteError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a CassetteError');
 }
 
 describe('aes-gcm known answers', () => {

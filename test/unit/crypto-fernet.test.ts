@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CipherContext, CipherSpec, ColumnCipher, Opened } from '../../src/crypto/cipher.js';
 import { createFernetCipher, decodeFernetToken, fernetKey, fernetKeyFormat, sealFernetToken } from '../../src/crypto/fernet.js';
 import { CassetteError } from '../../src/errors.js';
+import { thrown } from '../support/thrown.js';
 
 const context: CipherContext = { keyspace: 'shop', table: 'customers', column: 'card' };
 
@@ -50,16 +51,6 @@ function keyOf(text: string, version = 'v'): ReturnType<typeof fernetKey> {
   const bytes = fernetKeyFormat.decode(text);
   if (bytes === undefined) throw new Error('test key does not decode');
   return fernetKey(bytes, version);
-}
-
-function thrown(fn: () => unknown): CassetteError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a CassetteError');
 }
 
 describe('fernet known answers', () => {

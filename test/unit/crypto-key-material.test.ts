@@ -5,19 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBase64Strict, decodeHexStrict, keySourceName, readKeyText } from '../../src/crypto/key-material.js';
 import { fingerprintVersion } from '../../src/crypto/key-ring.js';
 import { CassetteError } from '../../src/errors.js';
+import { thrown } from '../support/thrown.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cassette-keys-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function thrown(fn: () => unknown): CassetteError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a CassetteError');
-}
 
 describe('readKeyText', () => {
   it('reads an environment variable as it is', () => {
