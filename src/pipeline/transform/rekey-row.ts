@@ -40,6 +40,11 @@ export interface RowOutcome {
   /** The row to store: the input object itself when nothing changed. */
   readonly row: StoredRow;
   readonly changed: boolean;
+  /**
+   * Whether re-encrypting stores a changed row: `changed`, except in decrypt-only mode (dry
+   * runs), where `row` is the input and this says what a real run would do.
+   */
+  readonly wouldChange: boolean;
   /** The key-version cell already held the new version: nothing was decrypted. */
   readonly skipped: boolean;
   readonly rotated: number;
@@ -93,7 +98,7 @@ export async function rekeyRow(row: StoredRow, plan: RowRotationPlan, cipher: Co
   const kv = plan.keyVersion;
   const kvCell = kv === null ? undefined : row.c[kv.name];
   if (kv !== null && isSingleCell(kvCell) && kvCell.v === kv.newValue) {
-    return { row, changed: false, skipped: true, rotated: 0, alreadyCurrent: 0, nulls: 0, quarantined: [] };
+    return { row, changed: false, wouldChange: false, skipped: true, rotated: 0, alreadyCurrent: 0, nulls: 0, quarantined: [] };
   }
   let cells: Record<string, unknown> | undefined;
   let rotated = 0;
@@ -141,7 +146,10 @@ export async function rekeyRow(row: StoredRow, plan: RowRotationPlan, cipher: Co
     cells[column.name] = next;
   }
   const counts = { skipped: false, rotated, alreadyCurrent, nulls, quarantined };
-  if (kv !== null && quarantined.length === 0 && maxTimestamp !== undefined && !decryptOnly) {
+  const setsKeyVersion = kv !== null && quarantined.length === 0 && maxTimestamp !== undefined;
+  if (decryptOnly) return { row, changed: false, wouldChange: rotated > 0 || setsKeyVersion, ...counts };
+  // kv and maxTimestamp are checked again only so that the type checker narrows them.
+  if (setsKeyVersion && kv !== null && maxTimestamp !== undefined) {
     let timestamp = maxTimestamp;
     let expiry: number | undefined;
     if (isSingleCell(kvCell)) {
@@ -156,6 +164,6 @@ export async function rekeyRow(row: StoredRow, plan: RowRotationPlan, cipher: Co
     if (expiry !== undefined) next.e = expiry;
     cells[kv.name] = next;
   }
-  if (cells === undefined) return { row, changed: false, ...counts };
-  return { row: { k: row.k, c: cells }, changed: true, ...counts };
+  if (cells === undefined) return { row, changed: false, wouldChange: false, ...counts };
+  return { row: { k: row.k, c: cells }, changed: true, wouldChange: true, ...counts };
 }

@@ -80,7 +80,8 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
       for (const row of rows as StoredRow[]) {
         const outcome = await rekeyRow(row, task.plan, deps.cipher, dryRun);
         counts.rows++;
-        if (outcome.changed) counts.rowsChanged++;
+        // In a dry run, the rows a real run would change.
+        if (outcome.wouldChange) counts.rowsChanged++;
         if (outcome.skipped) counts.rowsSkipped++;
         counts.valuesRotated += outcome.rotated;
         counts.valuesAlreadyCurrent += outcome.alreadyCurrent;
