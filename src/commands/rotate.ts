@@ -256,7 +256,8 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   }
   const theJob = job;
   const jobId = theJob.jobId;
-  // Drift check at (re)start, and again (cached briefly) before every range's write-back.
+  // Drift check at (re)start, and again before every range's write-back (ranges starting their
+  // write-back together share one read of system_schema).
   const checkDrift = (current: KeyspaceSchema): void => {
     for (const table of theJob.tables) {
       const now = findTable(current, table.name);
@@ -264,14 +265,9 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
     }
   };
   checkDrift(schema);
-  let checkedAt = deps.now();
   let checking: Promise<void> | undefined;
   const beforeWrite = async (): Promise<void> => {
-    if (deps.now() - checkedAt < 5_000) return;
-    checking ??= captureKeyspace(cluster.session, theJob.keyspace).then((current) => {
-      checkDrift(current);
-      checkedAt = deps.now();
-    }).finally(() => {
+    checking ??= captureKeyspace(cluster.session, theJob.keyspace).then(checkDrift).finally(() => {
       checking = undefined;
     });
     await checking;

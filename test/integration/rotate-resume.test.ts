@@ -435,4 +435,24 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
     expect(readdirSync(join(repo, 'rotations'))).toHaveLength(1);
     await expectRotatedOnce(table, PAUSE_ROWS);
   }, 150_000);
+  it('a schema change while the job runs stops it before the next write-back (exit 11); --new starts a job on the new schema', async () => {
+    const table = 'drift';
+    const { repo, config } = await prepare(table, 6_000);
+    const job = start(['rotate', '--config', config, '--rate', '500'], env);
+    await waitUntil(job, 'two ranges written back', () => markersOf(repo, table).written >= 2, 60_000);
+    await client.execute(`ALTER TABLE ${ks}.${table} ADD added_later text`);
+    const end = await Promise.race([job.ended, sleep(60_000).then(() => undefined)]);
+    expect(end, 'the job did not stop after the schema change').toBeDefined();
+    expect(end?.code, job.stderr()).toBe(11);
+    expect(job.stderr()).toMatch(new RegExp(`the schema of ${ks}\\.${table} changed since rotation j\\S+ was planned; nothing more is written`));
+    expect(markersOf(repo, table).written).toBeLessThan(RANGES);
+
+    // Running it again resumes the same job, which refuses at once; --new plans a job on the new schema.
+    const again = runCli(['rotate', '--config', config], env);
+    expect(again.status, again.stderr).toBe(11);
+    const fresh = runCli(['rotate', '--config', config, '--new', '--json'], env);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(readdirSync(join(repo, 'rotations'))).toHaveLength(2);
+    await expectRotatedOnce(table, 6_000);
+  }, 150_000);
 });
