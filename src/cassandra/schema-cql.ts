@@ -13,7 +13,7 @@ import type {
   ColumnSchema, IndexSchema, KeyspaceSchema, SchemaOptions, SchemaOptionValue, TableSchema, UserTypeSchema, ViewSchema,
 } from './schema-model.js';
 import {
-  clusteringColumns, compareNames, nonKeyColumns, orderColumns, partitionKeyColumns, typesInDependencyOrder,
+  clusteringColumns, compareNames, orderColumns, partitionKeyColumns, typesInDependencyOrder,
 } from './schema-model.js';
 
 /** Options of {@link renderSchemaCql}. */

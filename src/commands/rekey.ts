@@ -9,8 +9,6 @@
  * chunks have one; manifest.json last. `--resume <new-id>` redoes only chunks without a marker.
  * A dry run writes nothing: it opens every value and reports.
  */
-import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema-model.js';
 import type { RotationConfig } from '../config/rotation-types.js';
 import type { ColumnCipher } from '../crypto/cipher.js';
@@ -23,11 +21,14 @@ import {
   backupFolder, backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, quarantineKey, rekeyChunkKey, rekeyChunksFolder, schemaCqlKey,
 } from '../manifest/keys.js';
 import { RekeyChunkDone, type QuarantineEntry } from '../manifest/rekey-format.js';
-import { readDocument, readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
-import { QUARANTINE_SAMPLE, type ChunkTransformResult } from '../pipeline/transform/transform-chunk.js';
+import { readCompleteManifest, readDocument, readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
+import { checkDigest, openChunk } from '../pipeline/chunks/read-chunk.js';
+import { DigestCounter } from '../pipeline/export/chunk-writer.js';
+import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
+import { QUARANTINE_SAMPLE } from '../pipeline/transform/transform-chunk.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
 import { forEachBounded } from '../pipeline/retry.js';
-import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { buildManifest } from './backup.js';
 import type { ProgressSink } from './progress.js';
 import { rotationPlans } from './rotation-plan.js';
@@ -95,29 +96,6 @@ interface ChunkItem {
   readonly rotate: boolean;
 }
 
-const ZERO_TOTALS: RekeyTotals = { rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0, valuesQuarantined: 0 };
-
-function addTotals(a: RekeyTotals, b: RekeyTotals): RekeyTotals {
-  return {
-    rowsChanged: a.rowsChanged + b.rowsChanged,
-    rowsSkipped: a.rowsSkipped + b.rowsSkipped,
-    valuesRotated: a.valuesRotated + b.valuesRotated,
-    valuesAlreadyCurrent: a.valuesAlreadyCurrent + b.valuesAlreadyCurrent,
-    valuesQuarantined: a.valuesQuarantined + b.valuesQuarantined,
-  };
-}
-
-async function completeSource(store: BlobStore, backupId: string): Promise<Manifest> {
-  const manifest = await readManifest(store, backupId);
-  if (manifest !== undefined) return manifest;
-  const header = await readHeader(store, backupId);
-  throw new CassetteError('BACKUP_INVALID', header === undefined
-    ? `backup ${backupId} not found in ${store.description}`
-    : `backup ${backupId} is incomplete (no manifest.json); only a complete backup can be re-encrypted`, {
-    hint: header === undefined ? 'run `cassette list` with the same --repo to see the backups there' : `finish it first with \`cassette backup --resume ${backupId}\``,
-  });
-}
-
 function describe(config: RotationConfig, cipher: ColumnCipher, tables: readonly string[]): RekeyDescription {
   return {
     provider: cipher.type,
@@ -131,29 +109,14 @@ function describe(config: RotationConfig, cipher: ColumnCipher, tables: readonly
 /** Copies a chunk of a table that is not rotated, checking size and SHA-256 on the way. */
 async function copyChunk(store: BlobStore, from: string, to: string, entry: ChunkEntry, signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
-  let body;
+  const what = `chunk ${entry.key} of backup ${from}`;
+  const digest = new DigestCounter();
+  await store.put(chunkKey(to, entry.key), (await openChunk(store, chunkKey(from, entry.key), what)).pipe(digest), { ifAbsent: true });
   try {
-    body = await store.get(chunkKey(from, entry.key));
+    checkDigest(entry, digest.bytes, digest.digest(), what);
   } catch (err) {
-    if (err instanceof BlobNotFoundError) {
-      throw new CassetteError('BACKUP_INVALID', `chunk ${entry.key} of backup ${from} is missing`, { hint: 'the source backup is damaged; use another backup', cause: err });
-    }
-    throw err;
-  }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  await store.put(chunkKey(to, entry.key), body.pipe(counter), { ifAbsent: true });
-  const sha256 = hash.digest('hex');
-  if (bytes !== entry.bytes || sha256 !== entry.sha256) {
     await store.delete(chunkKey(to, entry.key));
-    throw new CassetteError('BACKUP_INVALID', `chunk ${entry.key} of backup ${from} does not match its checksum`, { hint: 'the source backup is damaged; use another backup' });
+    throw err;
   }
 }
 
@@ -164,10 +127,6 @@ async function readChunkDone(store: BlobStore, backupId: string): Promise<Map<st
     if (marker !== undefined) done.set(`${marker.table}/${marker.range}/${marker.chunk}`, marker);
   }
   return done;
-}
-
-function totalsOf(m: RekeyChunkDone | ChunkTransformResult): RekeyTotals {
-  return { rowsChanged: m.rowsChanged, rowsSkipped: m.rowsSkipped, valuesRotated: m.valuesRotated, valuesAlreadyCurrent: m.valuesAlreadyCurrent, valuesQuarantined: m.valuesQuarantined };
 }
 
 /** Re-encrypts a backup into a new one (or, dry, just opens every value); resolves with the report. */
@@ -190,7 +149,7 @@ export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<
     sourceId = existingHeader.derivedFrom.backupId;
   }
   if (sourceId === undefined) throw new CassetteError('USAGE', 'rekey needs the id of the backup to re-encrypt (or --resume <new-backup-id>)');
-  const source = await completeSource(store, sourceId);
+  const source = await readCompleteManifest(store, sourceId);
   const schema = source.keyspace as unknown as KeyspaceSchema;
   if (request.config.cluster.keyspace !== schema.name) {
     throw new CassetteError('INVALID_INPUT', `backup ${sourceId} is of keyspace ${schema.name}, but ${request.config.file} rotates keyspace ${request.config.cluster.keyspace}`, {

@@ -19,7 +19,7 @@ import { parseToken } from '../cassandra/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type Manifest } from '../manifest/format.js';
 import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
-import { readChunkMarkers, readDocument, readHeader, readManifest, writeDocument } from '../manifest/repository.js';
+import { readChunkMarkers, readCompleteManifest, readDocument, writeDocument } from '../manifest/repository.js';
 import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
 import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
@@ -127,17 +127,6 @@ interface ChunkJob {
   readonly entry: Manifest['tables'][number]['ranges'][number]['chunks'][number];
 }
 
-async function openBackup(store: BlobStore, backupId: string): Promise<Manifest> {
-  const manifest = await readManifest(store, backupId);
-  if (manifest !== undefined) return manifest;
-  if ((await readHeader(store, backupId)) !== undefined) {
-    throw new CassetteError('BACKUP_INVALID', `backup ${backupId} is incomplete: it has no manifest`, {
-      hint: `finish it with \`cassette backup --resume ${backupId}\`, or restore a complete backup (see \`cassette list\`)`,
-    });
-  }
-  throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${store.description}`, { hint: 'run `cassette list` with the same --repo to see the backups there' });
-}
-
 function selectTables(manifest: Manifest, requested: readonly string[] | undefined): string[] {
   const available = manifest.tables.map((t) => t.name);
   if (requested === undefined || requested.length === 0) return available;
@@ -168,7 +157,7 @@ async function requireEmptyCounterTables(session: CqlWriteSession, schema: Keysp
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
   const { store, cluster } = deps;
-  const manifest = await openBackup(store, request.backupId);
+  const manifest = await readCompleteManifest(store, request.backupId);
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
 
   let header: RestoreHeader;

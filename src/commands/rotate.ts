@@ -43,6 +43,7 @@ import { measuredSession } from '../pipeline/rotate/measured-session.js';
 import { runRangeStages, tooManyRejects, type RangeWork, type StageSettings } from '../pipeline/rotate/range-stages.js';
 import { readRange } from '../pipeline/export/read-range.js';
 import type { RowRotationPlan } from '../pipeline/transform/rekey-row.js';
+import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { BackupCluster } from './backup.js';
@@ -510,7 +511,8 @@ async function verifyRound(job: RotationJob, schema: KeyspaceSchema, round: numb
 export async function jobTotals(store: BlobStore, job: RotationJob, rounds: number): Promise<RotationReportDoc['tables']> {
   const tables: RotationReportDoc['tables'] = [];
   for (const table of job.tables) {
-    const t = { name: table.name, ranges: table.ranges.length, rowsExported: 0, rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0, valuesQuarantined: 0, written: 0, raced: 0 };
+    let counts = ZERO_TOTALS;
+    const t = { rowsExported: 0, written: 0, raced: 0 };
     for (let round = 0; round < rounds; round++) {
       for await (const entry of store.list(`${writtenFolder(job.jobId, round)}${table.name}/`)) {
         const w = await readDocument(store, entry.key, WrittenRange, `write-back marker ${entry.key}`);
@@ -518,17 +520,13 @@ export async function jobTotals(store: BlobStore, job: RotationJob, rounds: numb
         const tr = await readDocument(store, transformedKey(job.jobId, round, table.name, w.index), TransformedRange, 'transform marker');
         if (tr !== undefined) {
           t.rowsExported += tr.rows;
-          t.rowsChanged += tr.rowsChanged;
-          t.rowsSkipped += tr.rowsSkipped;
-          t.valuesRotated += tr.valuesRotated;
-          t.valuesAlreadyCurrent += tr.valuesAlreadyCurrent;
-          t.valuesQuarantined += tr.valuesQuarantined;
+          counts = addTotals(counts, totalsOf(tr));
         }
         t.written += w.written + w.alreadyWritten;
         t.raced += w.raced;
       }
     }
-    tables.push(t);
+    tables.push({ name: table.name, ranges: table.ranges.length, rowsExported: t.rowsExported, ...counts, written: t.written, raced: t.raced });
   }
   return tables;
 }

@@ -44,6 +44,21 @@ export function readManifest(store: BlobStore, backupId: string): Promise<Manife
   return readDocument(store, manifestKey(backupId), Manifest, `manifest of backup ${backupId}`);
 }
 
+/**
+ * The manifest of a complete backup; BACKUP_INVALID naming the problem when the backup is missing
+ * or incomplete (no manifest.json).
+ */
+export async function readCompleteManifest(store: BlobStore, backupId: string): Promise<Manifest> {
+  const manifest = await readManifest(store, backupId);
+  if (manifest !== undefined) return manifest;
+  if ((await readHeader(store, backupId)) !== undefined) {
+    throw new CassetteError('BACKUP_INVALID', `backup ${backupId} is incomplete (no manifest.json)`, {
+      hint: `finish it with \`cassette backup --resume ${backupId}\`, or use a complete backup (see \`cassette list\`)`,
+    });
+  }
+  throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${store.description}`, { hint: 'run `cassette list` with the same --repo to see the backups there' });
+}
+
 /** Every range marker of one table in a backup, by range index. */
 export async function readMarkers(store: BlobStore, backupId: string, table: string): Promise<Map<number, RangeMarker>> {
   const markers = new Map<number, RangeMarker>();

@@ -32,7 +32,8 @@ class LineSplitter extends Transform {
   }
 }
 
-async function openChunk(store: BlobStore, key: string, what: string): Promise<Readable> {
+/** Opens a stored chunk; a missing one is BACKUP_INVALID naming it (`what`). */
+export async function openChunk(store: BlobStore, key: string, what: string): Promise<Readable> {
   try {
     return await store.get(key);
   } catch (err) {
@@ -43,7 +44,8 @@ async function openChunk(store: BlobStore, key: string, what: string): Promise<R
   }
 }
 
-function checkDigest(entry: ChunkEntry, bytes: number, sha256: string, what: string): void {
+/** Throws BACKUP_INVALID unless `bytes` and `sha256` are the marker entry's. */
+export function checkDigest(entry: ChunkEntry, bytes: number, sha256: string, what: string): void {
   if (bytes !== entry.bytes || sha256 !== entry.sha256) {
     throw new CassetteError('BACKUP_INVALID', `${what} does not match its checksum (${bytes} bytes, sha256 ${sha256.slice(0, 12)}…; expected ${entry.bytes} bytes, ${entry.sha256.slice(0, 12)}…)`, {
       hint: 'the chunk was changed or damaged after the backup; use another backup',

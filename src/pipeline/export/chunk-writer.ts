@@ -26,7 +26,7 @@ export interface ChunkWriterOptions {
 }
 
 /** Hashes and counts the bytes that pass through. */
-class DigestCounter extends Transform {
+export class DigestCounter extends Transform {
   readonly #hash = createHash('sha256');
   bytes = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

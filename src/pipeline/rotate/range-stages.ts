@@ -33,6 +33,7 @@ import { exportRange } from '../export/export-range.js';
 import { loadChunk, type StoredRow } from '../load/load-chunk.js';
 import type { RequestGate } from '../load/request-gate.js';
 import type { RowRotationPlan } from '../transform/rekey-row.js';
+import { addTotals, totalsOf, ZERO_TOTALS } from '../transform/rekey-totals.js';
 import type { ChunkTransformer } from '../transform/transformer.js';
 
 export interface RangeWork {
@@ -117,7 +118,7 @@ async function transformStage(work: RangeWork, exported: RangeMarker, settings: 
   const folder = transformStageFolder(work.jobId, work.round);
   const chunks: ChunkEntry[] = [];
   const quarantineKeys: string[] = [];
-  const counts = { rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0, valuesQuarantined: 0 };
+  let counts = ZERO_TOTALS;
   for (const [chunk, entry] of exported.chunks.entries()) {
     const attempt = newAttemptId();
     const result = await deps.transformer.run({
@@ -127,11 +128,7 @@ async function transformStage(work: RangeWork, exported: RangeMarker, settings: 
     }, deps.signal);
     if (result.entry !== undefined) chunks.push(result.entry);
     if (result.quarantineKey !== undefined) quarantineKeys.push(result.quarantineKey);
-    counts.rowsChanged += result.rowsChanged;
-    counts.rowsSkipped += result.rowsSkipped;
-    counts.valuesRotated += result.valuesRotated;
-    counts.valuesAlreadyCurrent += result.valuesAlreadyCurrent;
-    counts.valuesQuarantined += result.valuesQuarantined;
+    counts = addTotals(counts, totalsOf(result));
   }
   const marker: TransformedRange = {
     formatVersion: FORMAT_VERSION, table: work.table, index: work.index, rows: exported.rows, ...counts, chunks, quarantineKeys,

@@ -73,6 +73,8 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
   const counts = { rows: 0, rawBytes: 0, rowsChanged: 0, rowsSkipped: 0, valuesRotated: 0, valuesAlreadyCurrent: 0 };
   const quarantine: QuarantineEntry[] = [];
   const source = readChunkRows(deps.store, task.sourceKey, task.source, what);
+  // The columns whose exported values the LWT guard compares (changed-only form).
+  const conditionColumns = [...task.plan.columns.map((x) => x.name), ...(task.plan.keyVersion === null ? [] : [task.plan.keyVersion.name])];
   const lines = async function* (): AsyncGenerator<string[]> {
     for await (const rows of source) {
       deps.signal?.throwIfAborted();
@@ -88,7 +90,7 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
         for (const column of outcome.quarantined) quarantine.push({ table: task.table, column, key: row.k });
         if (dryRun) continue;
         if (!task.changedOnly) out.push(JSON.stringify(outcome.row));
-        else if (outcome.changed) out.push(JSON.stringify(changesOf(row, outcome.row, task.plan)));
+        else if (outcome.changed) out.push(JSON.stringify(changesOf(row, outcome.row, conditionColumns)));
       }
       yield out;
     }
@@ -131,12 +133,11 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
  * Rotate's write-back row: the changed cells only, and under `p` the values the encrypted and
  * key-version columns held when exported (null when absent), for the LWT guard's condition.
  */
-function changesOf(before: StoredRow, after: StoredRow, plan: RowRotationPlan): { k: readonly unknown[]; c: Record<string, unknown>; p: Record<string, unknown> } {
+function changesOf(before: StoredRow, after: StoredRow, conditionColumns: readonly string[]): { k: readonly unknown[]; c: Record<string, unknown>; p: Record<string, unknown> } {
   const c: Record<string, unknown> = {};
   for (const [name, cell] of Object.entries(after.c)) if (before.c[name] !== cell) c[name] = cell;
   const p: Record<string, unknown> = {};
-  const names = plan.keyVersion === null ? plan.columns.map((x) => x.name) : [...plan.columns.map((x) => x.name), plan.keyVersion.name];
-  for (const name of names) {
+  for (const name of conditionColumns) {
     const cell = before.c[name] as { v?: unknown } | undefined;
     p[name] = cell?.v ?? null;
   }
