@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // A worker that just closed driver connections can take more than the default 10 s to exit on
+    // a busy 2-core machine; vitest then reports a termination timeout although every test passed.
+    teardownTimeout: 60_000,
     projects: [
       {
         test: {

@@ -14,6 +14,7 @@ import { FsStore } from '../../src/storage/fs-store.js';
 import { createDataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, runCli, startCli } from '../support/cassette.js';
+import { countFinished } from '../support/finished-blobs.js';
 import { readBackup } from '../support/read-backup.js';
 
 /** Order-independent digest of every row of every table, and the row count. */
@@ -38,12 +39,9 @@ function backupIds(repo: string): string[] {
   return existsSync(dir) ? readdirSync(dir) : [];
 }
 
-/** Finished ranges of one table, or of all tables. */
-function countMarkers(repo: string, id: string, table?: string): number {
-  const dir = join(repo, 'backups', id, 'ranges');
-  if (!existsSync(dir)) return 0;
-  const tables = table === undefined ? readdirSync(dir) : [table];
-  return tables.reduce((n, t) => n + (existsSync(join(dir, t)) ? readdirSync(join(dir, t)).length : 0), 0);
+/** Finished range markers of one table, or of all tables (the store's listing: no temporary files). */
+function countMarkers(repo: string, id: string, table?: string): Promise<number> {
+  return countFinished(repo, `backups/${id}/ranges/${table === undefined ? '' : `${table}/`}`);
 }
 
 describe('cassette backup (CLI)', () => {
@@ -78,15 +76,15 @@ describe('cassette backup (CLI)', () => {
     const child = startCli(['backup', '--repo', killed, '--keyspace', keyspace, ...connection, '--splits', '64', '--parallel', '1', '--fetch-size', '100'], cliEnv());
     let id: string | undefined;
     // Kill once ranges with rows are saved: `events` holds most rows (all_types' ranges are mostly empty).
-    for (let i = 0; i < 600 && (id === undefined || countMarkers(killed, id, 'events') < 5); i++) {
+    for (let i = 0; i < 600 && (id === undefined || (await countMarkers(killed, id, 'events')) < 5); i++) {
       await sleep(50);
       id = backupIds(killed)[0];
     }
     expect(id).toBeDefined();
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
-    expect(countMarkers(killed, id as string, 'events')).toBeGreaterThanOrEqual(5);
-    expect(countMarkers(killed, id as string)).toBeLessThan(5 * 64); // really interrupted
+    expect(await countMarkers(killed, id as string, 'events')).toBeGreaterThanOrEqual(5);
+    expect(await countMarkers(killed, id as string)).toBeLessThan(5 * 64); // really interrupted
     expect(existsSync(join(killed, 'backups', id as string, 'manifest.json'))).toBe(false);
 
     const listed = runCli(['list', '--repo', killed, '--json'], cliEnv());
@@ -106,7 +104,7 @@ describe('cassette backup (CLI)', () => {
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
     let id: string | undefined;
-    for (let i = 0; i < 600 && (id === undefined || countMarkers(repo, id, 'events') < 3); i++) {
+    for (let i = 0; i < 600 && (id === undefined || (await countMarkers(repo, id, 'events')) < 3); i++) {
       await sleep(50);
       id = backupIds(repo)[0];
     }

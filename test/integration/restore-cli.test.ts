@@ -11,6 +11,7 @@ import type cassandra from 'cassandra-driver';
 import { createDataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, runCli, startCli } from '../support/cassette.js';
+import { countFinished } from '../support/finished-blobs.js';
 
 /** Every row of a table as sorted text lines: values, writetimes (TTL-free tables). */
 async function dump(client: cassandra.Client, keyspace: string, table: string): Promise<string[]> {
@@ -18,13 +19,12 @@ async function dump(client: cassandra.Client, keyspace: string, table: string): 
   return rs.rows.map((r) => `${r.get('pk')} ${r.get('ck')} ${(r.get('payload') as Buffer).toString('hex')} ${JSON.stringify(r.get('note'))} ${String(r.get('wt'))}`).sort();
 }
 
-/** The restore run other than `except`, and how many of its chunks are done. */
-function doneMarkers(repo: string, backupId: string, except: string): { restoreId: string | undefined; count: number } {
+/** The restore run other than `except`, and how many of its chunks are done (finished markers only). */
+async function doneMarkers(repo: string, backupId: string, except: string): Promise<{ restoreId: string | undefined; count: number }> {
   const dir = join(repo, 'backups', backupId, 'restores');
   const restoreId = existsSync(dir) ? readdirSync(dir).find((id) => id !== except) : undefined;
   if (restoreId === undefined) return { restoreId, count: 0 };
-  const done = join(dir, restoreId, 'done', 'events');
-  return { restoreId, count: existsSync(done) ? readdirSync(done).length : 0 };
+  return { restoreId, count: await countFinished(repo, `backups/${backupId}/restores/${restoreId}/done/events/`) };
 }
 
 describe('cassette restore (CLI)', () => {
@@ -62,10 +62,10 @@ describe('cassette restore (CLI)', () => {
     const straightId = (JSON.parse(whole.stdout) as { restoreId: string }).restoreId;
 
     const child = startCli(['restore', backupId, '--repo', repo, '--target-keyspace', killed, ...connection, '--parallel', '1', '--max-in-flight', '2'], cliEnv());
-    let state = doneMarkers(repo, backupId, straightId);
+    let state = await doneMarkers(repo, backupId, straightId);
     for (let i = 0; i < 1200 && state.count < 5; i++) {
       await sleep(25);
-      state = doneMarkers(repo, backupId, straightId);
+      state = await doneMarkers(repo, backupId, straightId);
     }
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
