@@ -24,7 +24,7 @@ if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
 }
 const dist = (path) => import(new URL(`../dist/${path}`, import.meta.url).href);
 const { fernetKey, sealFernetToken } = await dist('crypto/fernet.js');
-const { murmur3Token } = await dist('cassandra/murmur3.js');
+const { murmur3Token } = await dist('cassandra/ring/murmur3.js');
 const { writeChunks } = await dist('pipeline/export/chunk-writer.js');
 const { FORMAT_VERSION } = await dist('manifest/format.js');
 const { backupHeaderKey, chunkKey, chunkRelativeKey, manifestKey, markerKey, schemaCqlKey } = await dist('manifest/keys.js');

@@ -4,10 +4,10 @@
  */
 import type { BackupCluster } from '../commands/backup.js';
 import type { RestoreCluster } from '../commands/restore.js';
-import type { CqlWriteSession } from '../cassandra/session.js';
-import { connect } from '../cassandra/connect.js';
-import type { ConnectionOptions } from '../cassandra/connection-options.js';
-import { readPartitioner, readRingTokens, routeOptionsFor } from '../cassandra/ring.js';
+import type { CqlWriteSession } from '../cassandra/connection/session.js';
+import { connect } from '../cassandra/connection/connect.js';
+import type { ConnectionOptions } from '../cassandra/connection/options.js';
+import { readPartitioner, readRingTokens, routeOptionsFor } from '../cassandra/ring/ring.js';
 import { CassetteError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStore, type OpenStoreOptions } from '../storage/open-store.js';

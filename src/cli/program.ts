@@ -6,22 +6,14 @@
 import { Command } from 'commander';
 import { notImplemented } from '../errors.js';
 import { PLANNED_COMMANDS } from '../commands/planned.js';
-import { registerBackup, registerList } from './backup-commands.js';
-import { registerRestore, registerStatus } from './restore-commands.js';
-import { registerRekey } from './rekey-commands.js';
-import { registerRotate } from './rotate-commands.js';
-import { registerDoctor } from './rotation-commands.js';
+import { registerBackup, registerList } from './subcommands/backup.js';
+import { registerRestore, registerStatus } from './subcommands/restore.js';
+import { registerRekey } from './subcommands/rekey.js';
+import { registerRotate } from './subcommands/rotate.js';
+import { registerDoctor } from './subcommands/doctor.js';
+import type { ProgramContext } from './context.js';
 
-/** What the program needs from its process; main.ts passes the real one, tests their own. */
-export interface ProgramContext {
-  readonly version: string;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** The user's arguments, for building resume hints. */
-  readonly argv: readonly string[];
-  /** Aborted on SIGINT/SIGTERM. */
-  readonly signal: AbortSignal;
-  readonly stdout: (text: string) => void;
-}
+export type { ProgramContext } from './context.js';
 
 /** Builds the `cassette` program. */
 export function buildProgram(context: ProgramContext): Command {

@@ -4,7 +4,7 @@
  * setting: flag > environment variable > config file > default (docs/config.md).
  */
 import type { Command } from 'commander';
-import type { ConnectionOptions } from '../cassandra/connection-options.js';
+import type { ConnectionOptions } from '../cassandra/connection/options.js';
 import type { RotationConfig } from '../config/rotation-types.js';
 import {
   addConnectionFlags,

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { ConnectionOptions } from '../cassandra/connection-options.js';
+import type { ConnectionOptions } from '../cassandra/connection/options.js';
 import { CassetteError } from '../errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;

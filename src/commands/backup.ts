@@ -7,13 +7,13 @@
  * last. `resume` redoes only ranges without a marker.
  */
 import { CassetteError } from '../errors.js';
-import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema } from '../cassandra/schema.js';
-import { renderSchemaCql } from '../cassandra/schema-cql.js';
-import { estimateTableBytes } from '../cassandra/size-estimates.js';
-import { requireMurmur3 } from '../cassandra/ring.js';
-import type { CqlSession } from '../cassandra/session.js';
-import { tableReaderFor } from '../cassandra/table-reader.js';
-import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/token-ranges.js';
+import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema } from '../cassandra/schema/capture.js';
+import { renderSchemaCql } from '../cassandra/schema/render.js';
+import { estimateTableBytes } from '../cassandra/ring/size-estimates.js';
+import { requireMurmur3 } from '../cassandra/ring/ring.js';
+import type { CqlSession } from '../cassandra/connection/session.js';
+import { tableReaderFor } from '../cassandra/reads/table-reader.js';
+import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/ring/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker } from '../manifest/format.js';
 import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';

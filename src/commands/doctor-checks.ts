@@ -4,11 +4,11 @@
  * tables, encrypted key or static columns, indexes and materialized views over encrypted columns)
  * and the config's own contradictory settings. doctor.ts runs them with the checks that do I/O.
  */
-import { quoteIdentifier } from '../cassandra/identifiers.js';
-import { parseIndexTarget } from '../cassandra/index-target.js';
+import { quoteIdentifier } from '../cassandra/values/identifiers.js';
+import { parseIndexTarget } from '../cassandra/schema/index-target.js';
 import {
   clusteringColumns, findTable, partitionKeyColumns, type ColumnSchema, type IndexSchema, type KeyspaceSchema, type TableSchema,
-} from '../cassandra/schema-model.js';
+} from '../cassandra/schema/model.js';
 import type { RotationConfig, TableRotation } from '../config/rotation-types.js';
 import type { ErrorCode } from '../errors.js';
 import { keyVersionValue } from './rotation-plan.js';

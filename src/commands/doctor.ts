@@ -9,9 +9,9 @@
  * failure with {@link assertRotationReady}.
  */
 import { randomBytes } from 'node:crypto';
-import { quoteIdentifier } from '../cassandra/identifiers.js';
-import { captureKeyspace, findTable, type KeyspaceSchema } from '../cassandra/schema.js';
-import type { CqlSession } from '../cassandra/session.js';
+import { quoteIdentifier } from '../cassandra/values/identifiers.js';
+import { captureKeyspace, findTable, type KeyspaceSchema } from '../cassandra/schema/capture.js';
+import type { CqlSession } from '../cassandra/connection/session.js';
 import type { RotationConfig } from '../config/rotation-types.js';
 import type { CipherContext, CipherSpec, ColumnCipher } from '../crypto/cipher.js';
 import { createCipher } from '../crypto/registry.js';

@@ -9,7 +9,7 @@
  * chunks have one; manifest.json last. `--resume <new-id>` redoes only chunks without a marker.
  * A dry run writes nothing: it opens every value and reports.
  */
-import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema-model.js';
+import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema/model.js';
 import type { RotationConfig } from '../config/rotation-types.js';
 import type { ColumnCipher } from '../crypto/cipher.js';
 import { CassetteError } from '../errors.js';

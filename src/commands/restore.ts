@@ -10,12 +10,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CassetteError } from '../errors.js';
-import type { CqlWriteSession } from '../cassandra/session.js';
-import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema-apply.js';
-import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandra/schema.js';
-import { quoteIdentifier } from '../cassandra/identifiers.js';
-import { tableWriterFor, type Guard } from '../cassandra/row-writes.js';
-import { parseToken } from '../cassandra/token-ranges.js';
+import type { CqlWriteSession } from '../cassandra/connection/session.js';
+import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema/apply.js';
+import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandra/schema/capture.js';
+import { quoteIdentifier } from '../cassandra/values/identifiers.js';
+import { tableWriterFor, type Guard } from '../cassandra/writes/row-writes.js';
+import { parseToken } from '../cassandra/ring/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type Manifest } from '../manifest/format.js';
 import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';

@@ -3,7 +3,7 @@
  * markers in the repository, and the operator's commands to it (control documents). Needs the
  * repository only: no keys, no cluster.
  */
-import { canonicalJson } from '../cassandra/schema-model.js';
+import { canonicalJson } from '../cassandra/schema/model.js';
 import type { RotationConfig } from '../config/rotation-types.js';
 import { CassetteError } from '../errors.js';
 import {

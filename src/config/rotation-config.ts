@@ -23,7 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { CONSISTENCY_NAMES } from '../cassandra/connection-options.js';
+import { CONSISTENCY_NAMES } from '../cassandra/connection/options.js';
 import type { CipherSpec, KeySpec } from '../crypto/cipher.js';
 import { CassetteError } from '../errors.js';
 import type { RotationConfig, TableRotation } from './rotation-types.js';

@@ -18,7 +18,7 @@ export const ColumnSchema = z.object({
   order: z.enum(['asc', 'desc']).optional(),
 });
 
-/** The structured keyspace description (format.md §5); produced by src/cassandra/schema.ts. */
+/** The structured keyspace description (format.md §5); produced by src/cassandra/schema/capture.ts. */
 export const KeyspaceDescription = z.looseObject({
   name: z.string(),
   replication: z.record(z.string(), z.string()),

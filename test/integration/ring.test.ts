@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import cassandra from 'cassandra-driver';
 import { uniqueName } from '../support/clients.js';
-import type { CqlSession } from '../../src/cassandra/session.js';
-import { murmur3Token, partitionKeyBytes } from '../../src/cassandra/murmur3.js';
+import type { CqlSession } from '../../src/cassandra/connection/session.js';
+import { murmur3Token, partitionKeyBytes } from '../../src/cassandra/ring/murmur3.js';
 import {
   MURMUR3_PARTITIONER,
   pinnedOptionsFor,
@@ -11,8 +11,8 @@ import {
   readPartitioner,
   readRingTokens,
   requireMurmur3,
-} from '../../src/cassandra/ring.js';
-import { MAX_TOKEN, MIN_TOKEN, containsToken, formatToken, splitRing } from '../../src/cassandra/token-ranges.js';
+} from '../../src/cassandra/ring/ring.js';
+import { MAX_TOKEN, MIN_TOKEN, containsToken, formatToken, splitRing } from '../../src/cassandra/ring/token-ranges.js';
 
 type Callback = (error: Error, iterator: Iterator<cassandra.Host>) => void;
 

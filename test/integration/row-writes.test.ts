@@ -8,16 +8,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import cassandra from 'cassandra-driver';
-import { installNullListElementFix } from '../../src/cassandra/driver-list-decoding.js';
+import { installNullListElementFix } from '../../src/cassandra/values/driver-list-decoding.js';
 import {
   listAppendBatch, tableWriterFor, writeList,
   type BackupRow, type Guard, type ListWrite, type RowPlan, type TableWriter,
-} from '../../src/cassandra/row-writes.js';
-import { captureKeyspace } from '../../src/cassandra/schema.js';
-import { findTable, type KeyspaceSchema, type TableSchema } from '../../src/cassandra/schema-model.js';
-import type { CqlWriteSession, QueryOptions } from '../../src/cassandra/session.js';
-import { tableReaderFor } from '../../src/cassandra/table-reader.js';
-import { DRIVER_ENCODING, type JsonValue } from '../../src/cassandra/value-codec.js';
+} from '../../src/cassandra/writes/row-writes.js';
+import { captureKeyspace } from '../../src/cassandra/schema/capture.js';
+import { findTable, type KeyspaceSchema, type TableSchema } from '../../src/cassandra/schema/model.js';
+import type { CqlWriteSession, QueryOptions } from '../../src/cassandra/connection/session.js';
+import { tableReaderFor } from '../../src/cassandra/reads/table-reader.js';
+import { DRIVER_ENCODING, type JsonValue } from '../../src/cassandra/values/value-codec.js';
 import { allTypesRows, allTypesSchema } from '../fixtures/all-types.mjs';
 import { uniqueName } from '../support/clients.js';
 import { sessionFrom } from '../support/session.js';

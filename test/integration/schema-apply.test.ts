@@ -7,11 +7,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type cassandra from 'cassandra-driver';
 import { CassetteError } from '../../src/errors.js';
-import { captureKeyspace, type KeyspaceSchema } from '../../src/cassandra/schema.js';
-import { renameKeyspace, renderSchemaCql } from '../../src/cassandra/schema-cql.js';
-import { applySchema, planTargetSchema, type PlanSchemaOptions } from '../../src/cassandra/schema-apply.js';
-import { usedTypeNames } from '../../src/cassandra/schema-diff.js';
-import type { CqlSession, QueryResult } from '../../src/cassandra/session.js';
+import { captureKeyspace, type KeyspaceSchema } from '../../src/cassandra/schema/capture.js';
+import { renameKeyspace, renderSchemaCql } from '../../src/cassandra/schema/render.js';
+import { applySchema, planTargetSchema, type PlanSchemaOptions } from '../../src/cassandra/schema/apply.js';
+import { usedTypeNames } from '../../src/cassandra/schema/diff.js';
+import type { CqlSession, QueryResult } from '../../src/cassandra/connection/session.js';
 import { allTypesSchema } from '../fixtures/all-types.mjs';
 import { uniqueName } from '../support/clients.js';
 import { portEncodedClient, sessionFrom } from '../support/session.js';

@@ -3,9 +3,9 @@ import type cassandra from 'cassandra-driver';
 import { CassetteError } from '../../src/errors.js';
 import {
   captureKeyspace, findTable, resolveTables, schemaFingerprint, type KeyspaceSchema,
-} from '../../src/cassandra/schema.js';
-import { renameKeyspace, renderSchemaCql } from '../../src/cassandra/schema-cql.js';
-import type { CqlSession } from '../../src/cassandra/session.js';
+} from '../../src/cassandra/schema/capture.js';
+import { renameKeyspace, renderSchemaCql } from '../../src/cassandra/schema/render.js';
+import type { CqlSession } from '../../src/cassandra/connection/session.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { portEncodedClient, sessionFrom } from '../support/session.js';
 

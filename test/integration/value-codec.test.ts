@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import cassandra from 'cassandra-driver';
-import { cellProjection, decodeCell, type Cell, type CellColumn, type MultiCell } from '../../src/cassandra/cell-codec.js';
-import { CqlMap } from '../../src/cassandra/cql-map.js';
-import { parseCqlType, type UserTypeDefinition } from '../../src/cassandra/cql-type.js';
-import { quoteIdentifier } from '../../src/cassandra/identifiers.js';
-import { installNullListElementFix } from '../../src/cassandra/driver-list-decoding.js';
-import { DRIVER_ENCODING, type JsonValue } from '../../src/cassandra/value-codec.js';
+import { cellProjection, decodeCell, type Cell, type CellColumn, type MultiCell } from '../../src/cassandra/values/cell-codec.js';
+import { CqlMap } from '../../src/cassandra/values/cql-map.js';
+import { parseCqlType, type UserTypeDefinition } from '../../src/cassandra/values/cql-type.js';
+import { quoteIdentifier } from '../../src/cassandra/values/identifiers.js';
+import { installNullListElementFix } from '../../src/cassandra/values/driver-list-decoding.js';
+import { DRIVER_ENCODING, type JsonValue } from '../../src/cassandra/values/value-codec.js';
 import { uniqueName } from '../support/clients.js';
 
 const { BigDecimal, Duration, InetAddress, LocalDate, LocalTime, Long, TimeUuid, Tuple, Uuid, Vector } = cassandra.types;

@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ConnectionOptions } from '../../src/cassandra/connection-options.js';
+import type { ConnectionOptions } from '../../src/cassandra/connection/options.js';
 import { connectCluster, type ClusterHandle } from '../../src/cli/compose.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { openStore } from '../../src/storage/open-store.js';

@@ -1,5 +1,5 @@
 /** Reads a finished backup back, row by row, through cassette's own chunk reader. */
-import { containsToken, parseToken } from '../../src/cassandra/token-ranges.js';
+import { containsToken, parseToken } from '../../src/cassandra/ring/token-ranges.js';
 import { readManifest } from '../../src/manifest/repository.js';
 import { chunkKey } from '../../src/manifest/keys.js';
 import type { Manifest } from '../../src/manifest/format.js';

@@ -3,7 +3,7 @@
  * matches the port's contract (maps as Map, sets as Set, 64-bit integers and varints as bigint).
  */
 import cassandra from 'cassandra-driver';
-import type { CqlSession, QueryOptions, QueryResult } from '../../src/cassandra/session.js';
+import type { CqlSession, QueryOptions, QueryResult } from '../../src/cassandra/connection/session.js';
 import type { CassandraSettings } from './settings.js';
 
 /** A client for the unsecured test cluster decoding values as the CqlSession port promises. Callers shut it down. */

@@ -3,7 +3,7 @@
  * tests of the stages that read backups (rekey, rotate's transform) without a cluster.
  */
 import { buildManifest } from '../../src/commands/backup.js';
-import type { KeyspaceSchema } from '../../src/cassandra/schema-model.js';
+import type { KeyspaceSchema } from '../../src/cassandra/schema/model.js';
 import { FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker } from '../../src/manifest/format.js';
 import { backupHeaderKey, chunkKey, chunkRelativeKey, manifestKey, markerKey, schemaCqlKey } from '../../src/manifest/keys.js';
 import { writeDocument } from '../../src/manifest/repository.js';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseByteSize, resumeCommand } from '../../src/cli/backup-commands.js';
+import { parseByteSize, resumeCommand } from '../../src/cli/subcommands/backup.js';
 import { CassetteError } from '../../src/errors.js';
 
 const KiB = 1024;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import cassandra from 'cassandra-driver';
-import { cellProjection, decodeCell, encodeCell, int64ToJson, type Cell } from '../../src/cassandra/cell-codec.js';
-import { CqlMap } from '../../src/cassandra/cql-map.js';
-import { parseCqlType, type CqlType, type UserTypeDefinition } from '../../src/cassandra/cql-type.js';
-import { installNullListElementFix } from '../../src/cassandra/driver-list-decoding.js';
-import { ValueCodecError, type JsonValue } from '../../src/cassandra/value-codec.js';
+import { cellProjection, decodeCell, encodeCell, int64ToJson, type Cell } from '../../src/cassandra/values/cell-codec.js';
+import { CqlMap } from '../../src/cassandra/values/cql-map.js';
+import { parseCqlType, type CqlType, type UserTypeDefinition } from '../../src/cassandra/values/cql-type.js';
+import { installNullListElementFix } from '../../src/cassandra/values/driver-list-decoding.js';
+import { ValueCodecError, type JsonValue } from '../../src/cassandra/values/value-codec.js';
 
 const { Uuid } = cassandra.types;
 const userTypes: UserTypeDefinition[] = [{ name: 'addr', fields: [{ name: 'street', type: 'text' }, { name: 'zip', type: 'int' }, { name: 'city', type: 'text' }] }];

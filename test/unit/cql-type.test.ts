@@ -1,9 +1,9 @@
-import { formatIdentifier, quoteIdentifier } from '../../src/cassandra/identifiers.js';
+import { formatIdentifier, quoteIdentifier } from '../../src/cassandra/values/identifiers.js';
 import { describe, expect, it } from 'vitest';
 import { CassetteError } from '../../src/errors.js';
 import {
   formatCqlType, isMultiCell, parseCqlType, type CqlType, type UserTypeDefinition,
-} from '../../src/cassandra/cql-type.js';
+} from '../../src/cassandra/values/cql-type.js';
 
 // User types as system_schema.types spells them (seen on Cassandra 5.0): quoted names inside
 // field types, collections inside a UDT not marked frozen.

@@ -4,8 +4,8 @@
  * pure schema and settings checks over hand-built schemas; index-target parsing.
  */
 import { describe, expect, it } from 'vitest';
-import { parseIndexTarget } from '../../src/cassandra/index-target.js';
-import type { ColumnSchema, KeyspaceSchema, TableSchema } from '../../src/cassandra/schema-model.js';
+import { parseIndexTarget } from '../../src/cassandra/schema/index-target.js';
+import type { ColumnSchema, KeyspaceSchema, TableSchema } from '../../src/cassandra/schema/model.js';
 import { checkSettings, checkTables, type DoctorCheck } from '../../src/commands/doctor-checks.js';
 import { assertRotationReady, firstFailure, runDoctor, type DoctorDeps } from '../../src/commands/doctor.js';
 import type { RotationConfig, TableRotation } from '../../src/config/rotation-types.js';

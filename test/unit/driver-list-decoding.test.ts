@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import cassandra from 'cassandra-driver';
-import { installNullListElementFix, isNullListElementFixInstalled } from '../../src/cassandra/driver-list-decoding.js';
-import { DRIVER_ENCODING } from '../../src/cassandra/value-codec.js';
+import { installNullListElementFix, isNullListElementFixInstalled } from '../../src/cassandra/values/driver-list-decoding.js';
+import { DRIVER_ENCODING } from '../../src/cassandra/values/value-codec.js';
 
 interface DriverColumnInfo { readonly code: number; readonly info?: unknown }
 interface DriverEncoder {

@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TableReader } from '../../src/cassandra/table-reader.js';
+import type { TableReader } from '../../src/cassandra/reads/table-reader.js';
 import { CassetteError } from '../../src/errors.js';
 import { backupFolder, chunkKey, markerKey } from '../../src/manifest/keys.js';
 import { readMarkers } from '../../src/manifest/repository.js';

@@ -6,9 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decodeCell } from '../../src/cassandra/cell-codec.js';
-import { parseCqlType } from '../../src/cassandra/cql-type.js';
-import { encodeValue, type JsonValue } from '../../src/cassandra/value-codec.js';
+import { decodeCell } from '../../src/cassandra/values/cell-codec.js';
+import { parseCqlType } from '../../src/cassandra/values/cql-type.js';
+import { encodeValue, type JsonValue } from '../../src/cassandra/values/value-codec.js';
 import { FORMAT_VERSION, Manifest, parseDocument } from '../../src/manifest/format.js';
 import { chunkKey, schemaCqlKey } from '../../src/manifest/keys.js';
 import { listBackups, readHeader, readManifest } from '../../src/manifest/repository.js';

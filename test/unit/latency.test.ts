@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from '../../src/cassandra/session.js';
+import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from '../../src/cassandra/connection/session.js';
 import { LatencyWindow, p99Of } from '../../src/pipeline/rotate/latency.js';
 import { latencyKindOf, measuredSession } from '../../src/pipeline/rotate/measured-session.js';
 

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
-import type { TableWriter } from '../../src/cassandra/row-writes.js';
+import type { TableWriter } from '../../src/cassandra/writes/row-writes.js';
 import { loadChunk, type StoredRow } from '../../src/pipeline/load/load-chunk.js';
 import { RequestGate } from '../../src/pipeline/load/request-gate.js';
 import { FakeWriteSession } from '../support/fakes/fake-write-session.js';

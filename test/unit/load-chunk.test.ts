@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
-import type { RowPlan, TableWriter, WriteStatement } from '../../src/cassandra/row-writes.js';
-import type { JsonValue } from '../../src/cassandra/value-codec.js';
+import type { RowPlan, TableWriter, WriteStatement } from '../../src/cassandra/writes/row-writes.js';
+import type { JsonValue } from '../../src/cassandra/values/value-codec.js';
 import { loadChunk, type ChunkLoadSettings, type RejectedRow, type StoredRow } from '../../src/pipeline/load/load-chunk.js';
 import { RequestGate } from '../../src/pipeline/load/request-gate.js';
 import { row as resultRow } from '../support/fakes/fake-session.js';

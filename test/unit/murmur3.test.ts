@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { murmur3Token, partitionKeyBytes } from '../../src/cassandra/murmur3.js';
-import { MAX_TOKEN, MIN_TOKEN } from '../../src/cassandra/token-ranges.js';
+import { murmur3Token, partitionKeyBytes } from '../../src/cassandra/ring/murmur3.js';
+import { MAX_TOKEN, MIN_TOKEN } from '../../src/cassandra/ring/token-ranges.js';
 
 // The driver's own Murmur3 tokenizer (lib/tokenizer.js, not in its public typings) as a reference.
 interface DriverTokenizer {

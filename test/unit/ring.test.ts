@@ -9,9 +9,9 @@ import {
   requireMurmur3,
   type RingClient,
   type RingHost,
-} from '../../src/cassandra/ring.js';
-import type { CqlSession } from '../../src/cassandra/session.js';
-import { splitRing, formatToken } from '../../src/cassandra/token-ranges.js';
+} from '../../src/cassandra/ring/ring.js';
+import type { CqlSession } from '../../src/cassandra/connection/session.js';
+import { splitRing, formatToken } from '../../src/cassandra/ring/token-ranges.js';
 
 interface FakeHost extends RingHost {
   up: boolean;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rotationWriterFor, type RotatedRow } from '../../src/cassandra/rotation-writes.js';
+import { rotationWriterFor, type RotatedRow } from '../../src/cassandra/writes/rotation-writes.js';
 import { tableSchema } from '../support/synthetic-backup.js';
 
 const table = tableSchema('users', [['tenant', 'text', 'partition_key'], ['id', 'int', 'partition_key'], ['at', 'int', 'clustering'],

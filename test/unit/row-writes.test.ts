@@ -7,16 +7,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CassetteError } from '../../src/errors.js';
-import { CqlMap } from '../../src/cassandra/cql-map.js';
-import { firstCopyEnd } from '../../src/cassandra/list-writes.js';
+import { CqlMap } from '../../src/cassandra/values/cql-map.js';
+import { firstCopyEnd } from '../../src/cassandra/writes/list-writes.js';
 import {
   listAppendBatch, tableWriterFor, writeList,
   type BackupRow, type Guard, type ListWrite, type TableWriter, type WriteStatement,
-} from '../../src/cassandra/row-writes.js';
-import type { ColumnSchema, TableSchema, UserTypeSchema } from '../../src/cassandra/schema-model.js';
-import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from '../../src/cassandra/session.js';
-import type { JsonValue } from '../../src/cassandra/value-codec.js';
-import { ValueCodecError } from '../../src/cassandra/value-codec-error.js';
+} from '../../src/cassandra/writes/row-writes.js';
+import type { ColumnSchema, TableSchema, UserTypeSchema } from '../../src/cassandra/schema/model.js';
+import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from '../../src/cassandra/connection/session.js';
+import type { JsonValue } from '../../src/cassandra/values/value-codec.js';
+import { ValueCodecError } from '../../src/cassandra/values/value-codec-error.js';
 
 const NOW = 1_800_000_000; // s
 const MARKER = 1_700_000_000_000_000n; // µs

@@ -1,14 +1,14 @@
-import { formatIdentifier, quoteString } from '../../src/cassandra/identifiers.js';
+import { formatIdentifier, quoteString } from '../../src/cassandra/values/identifiers.js';
 import { describe, expect, it } from 'vitest';
 import { CassetteError } from '../../src/errors.js';
 import {
   escapeWhereClauseLiterals, renameKeyspace, renderIndexCql, renderSchemaCql,
   renderTableCql, renderViewCql,
-} from '../../src/cassandra/schema-cql.js';
+} from '../../src/cassandra/schema/render.js';
 import {
   canonicalJson, findTable, nonKeyColumns, referencedTypes, resolveTables, schemaFingerprint, typesInDependencyOrder,
   type ColumnSchema, type KeyspaceSchema, type TableSchema, type ViewSchema,
-} from '../../src/cassandra/schema.js';
+} from '../../src/cassandra/schema/capture.js';
 
 const pk = (name: string, type: string, position = 0): ColumnSchema => ({ name, type, kind: 'partition_key', position });
 const ck = (name: string, type: string, position: number, order: 'asc' | 'desc'): ColumnSchema =>

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   diffTables, diffTableShape, diffUserType, diffUserTypes, diffViews, normalizeCqlType, tableNotes, usedTypeNames,
   type SchemaTypes,
-} from '../../src/cassandra/schema-diff.js';
-import type { ColumnSchema, TableSchema, UserTypeSchema, ViewSchema } from '../../src/cassandra/schema.js';
+} from '../../src/cassandra/schema/diff.js';
+import type { ColumnSchema, TableSchema, UserTypeSchema, ViewSchema } from '../../src/cassandra/schema/capture.js';
 
 const pk = (name: string, type: string, position = 0): ColumnSchema => ({ name, type, kind: 'partition_key', position });
 const ck = (name: string, type: string, position: number, order: 'asc' | 'desc' = 'asc'): ColumnSchema =>

@@ -11,7 +11,7 @@ import {
   parseToken,
   splitRing,
   type TokenRange,
-} from '../../src/cassandra/token-ranges.js';
+} from '../../src/cassandra/ring/token-ranges.js';
 
 const RING_WIDTH = MAX_TOKEN - MIN_TOKEN;
 const anyToken = fc.bigInt({ min: MIN_TOKEN, max: MAX_TOKEN });

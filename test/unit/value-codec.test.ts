@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import cassandra from 'cassandra-driver';
-import { CqlMap } from '../../src/cassandra/cql-map.js';
-import { parseCqlType, type CqlType, type UserTypeDefinition } from '../../src/cassandra/cql-type.js';
-import { formatInet } from '../../src/cassandra/inet-text.js';
-import { DRIVER_ENCODING, decodeValue, encodeValue, ValueCodecError, type JsonValue } from '../../src/cassandra/value-codec.js';
+import { CqlMap } from '../../src/cassandra/values/cql-map.js';
+import { parseCqlType, type CqlType, type UserTypeDefinition } from '../../src/cassandra/values/cql-type.js';
+import { formatInet } from '../../src/cassandra/values/inet-text.js';
+import { DRIVER_ENCODING, decodeValue, encodeValue, ValueCodecError, type JsonValue } from '../../src/cassandra/values/value-codec.js';
 
 const { BigDecimal, Duration, InetAddress, LocalDate, LocalTime, Long, TimeUuid, Tuple, Uuid, Vector, dataTypes } = cassandra.types;
 const LocalDateFromDays = LocalDate as unknown as new (days: number) => cassandra.types.LocalDate;

@@ -4,9 +4,9 @@
  * become unreferenced garbage) and the range is re-read from its start under a new attempt id.
  */
 import { CassetteError } from '../../errors.js';
-import type { CqlSession } from '../../cassandra/session.js';
-import type { TokenRange } from '../../cassandra/token-ranges.js';
-import { formatToken } from '../../cassandra/token-ranges.js';
+import type { CqlSession } from '../../cassandra/connection/session.js';
+import type { TokenRange } from '../../cassandra/ring/token-ranges.js';
+import { formatToken } from '../../cassandra/ring/token-ranges.js';
 import { newAttemptId } from '../../manifest/backup-id.js';
 import { FORMAT_VERSION, type RangeMarker } from '../../manifest/format.js';
 import { chunkRelativeKey, rangeMarkerKeyIn } from '../../manifest/keys.js';
@@ -15,7 +15,7 @@ import type { BlobStore } from '../../storage/blob-store.js';
 import { withRetries } from '../retry.js';
 import { writeChunks } from './chunk-writer.js';
 import { readRange } from './read-range.js';
-import type { TableReader } from '../../cassandra/table-reader.js';
+import type { TableReader } from '../../cassandra/reads/table-reader.js';
 
 /** One unit of export work. */
 export interface RangeJob {

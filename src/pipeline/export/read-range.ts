@@ -3,7 +3,7 @@
  * current one is being processed (one page of prefetch; see docs/decisions/0003). Memory: at most
  * two pages of rows are alive.
  */
-import type { CqlSession, QueryRow } from '../../cassandra/session.js';
+import type { CqlSession, QueryRow } from '../../cassandra/connection/session.js';
 
 /** One page of rows and the wall-clock second it arrived (for absolute expiries). */
 export interface Page {

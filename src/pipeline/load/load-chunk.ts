@@ -5,10 +5,10 @@
  * transient failures with backoff. Rows that still fail are returned as rejects, never dropped;
  * conditional (LWT) writes that do not apply are returned as races.
  */
-import type { JsonValue } from '../../cassandra/value-codec.js';
-import type { CqlWriteSession } from '../../cassandra/session.js';
-import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/row-writes.js';
-import { isTransientWriteError, reasonOf } from '../../cassandra/write-errors.js';
+import type { JsonValue } from '../../cassandra/values/value-codec.js';
+import type { CqlWriteSession } from '../../cassandra/connection/session.js';
+import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/writes/row-writes.js';
+import { isTransientWriteError, reasonOf } from '../../cassandra/writes/write-errors.js';
 import { withRetries } from '../retry.js';
 import type { RequestGate } from './request-gate.js';
 

@@ -4,7 +4,7 @@
  * a write. Failed requests are recorded too — a timeout is exactly the latency backpressure must
  * see. Results and errors pass through unchanged.
  */
-import type { CqlWriteSession } from '../../cassandra/session.js';
+import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import type { LatencyKind, LatencyWindow } from './latency.js';
 
 const SELECT = /^\s*select\b/i;

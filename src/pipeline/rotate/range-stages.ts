@@ -15,10 +15,10 @@
  * Redoing a stage is safe: export and transform write under new attempt ids, and the write-back
  * of a stored transform is idempotent (same values, same timestamps; an LWT cannot apply twice).
  */
-import type { RotationWriter } from '../../cassandra/rotation-writes.js';
-import type { CqlWriteSession } from '../../cassandra/session.js';
-import type { TableReader } from '../../cassandra/table-reader.js';
-import type { TokenRange } from '../../cassandra/token-ranges.js';
+import type { RotationWriter } from '../../cassandra/writes/rotation-writes.js';
+import type { CqlWriteSession } from '../../cassandra/connection/session.js';
+import type { TableReader } from '../../cassandra/reads/table-reader.js';
+import type { TokenRange } from '../../cassandra/ring/token-ranges.js';
 import { CassetteError } from '../../errors.js';
 import { newAttemptId } from '../../manifest/backup-id.js';
 import { FORMAT_VERSION, RangeMarker, type ChunkEntry } from '../../manifest/format.js';

@@ -16,7 +16,7 @@
  * expiry of the encrypted cells when they all expire, so it never keeps an expired row alive).
  * A row whose key-version cell already holds the new version is skipped without decrypting.
  */
-import type { Int64Json } from '../../cassandra/cell-codec.js';
+import type { Int64Json } from '../../cassandra/values/cell-codec.js';
 import type { CipherContext, ColumnCipher } from '../../crypto/cipher.js';
 
 /** A row as chunks store it. */

@@ -1,12 +1,12 @@
 /**
  * A {@link BackupCluster} over a {@link FakeSession} that answers exactly what `runBackup` asks:
- * the system_schema queries of src/cassandra/schema.ts for one small keyspace, and the token-range
+ * the system_schema queries of src/cassandra/schema/capture.ts for one small keyspace, and the token-range
  * SELECT of each of its tables (src/cassandra/table-reader.ts). Tables have the shape
  * `(id int PRIMARY KEY, v text)`; their rows are spread evenly over the Murmur3 ring.
  */
 import type { BackupCluster } from '../../../src/commands/backup.js';
-import { MURMUR3_PARTITIONER } from '../../../src/cassandra/ring.js';
-import { MAX_TOKEN, MIN_TOKEN } from '../../../src/cassandra/token-ranges.js';
+import { MURMUR3_PARTITIONER } from '../../../src/cassandra/ring/ring.js';
+import { MAX_TOKEN, MIN_TOKEN } from '../../../src/cassandra/ring/token-ranges.js';
 import { FakeRow, FakeSession, row, tokenRangeRows, type TokenedRow } from './fake-session.js';
 
 /** One table of the fake keyspace: `rows` rows with ids 0…rows−1, in token order. */

@@ -8,7 +8,7 @@
  * matches rejects with an Error naming it, so a test notices a query it did not expect.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CqlSession, QueryOptions, QueryResult, QueryRow } from '../../../src/cassandra/session.js';
+import type { CqlSession, QueryOptions, QueryResult, QueryRow } from '../../../src/cassandra/connection/session.js';
 
 /** A result row: values by select-list position, and by column name. */
 export class FakeRow implements QueryRow {

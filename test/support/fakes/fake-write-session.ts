@@ -5,7 +5,7 @@
  * hooks that run before a call is answered (to hold it on a promise, or abort a signal at an
  * exact point). Counts calls in flight, by event order, so concurrency checks are deterministic.
  */
-import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult, QueryRow } from '../../../src/cassandra/session.js';
+import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult, QueryRow } from '../../../src/cassandra/connection/session.js';
 
 /** One call as the session received it. */
 export interface WriteCall {

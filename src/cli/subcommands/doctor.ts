@@ -1,13 +1,13 @@
 /** commander wiring of `cassette doctor`: the read-only pre-flight of a key rotation. */
 import type { Command } from 'commander';
-import { DEFAULT_SAMPLE, firstFailure, runDoctor, type DoctorDeps, type DoctorReport } from '../commands/doctor.js';
-import type { CheckStatus } from '../commands/doctor-checks.js';
-import { loadRotationConfig } from '../config/rotation-config.js';
-import { CassetteError } from '../errors.js';
-import { connectCluster, openRepository, type ClusterHandle } from './compose.js';
-import type { ProgramContext } from './program.js';
-import { addRotationFlags, resolveRotationConnection, resolveRotationRepository } from './rotation-flags.js';
-import { positiveInt, stringFlag, type ParsedFlags } from './shared-flags.js';
+import { DEFAULT_SAMPLE, firstFailure, runDoctor, type DoctorDeps, type DoctorReport } from '../../commands/doctor.js';
+import type { CheckStatus } from '../../commands/doctor-checks.js';
+import { loadRotationConfig } from '../../config/rotation-config.js';
+import { CassetteError } from '../../errors.js';
+import { connectCluster, openRepository, type ClusterHandle } from '../compose.js';
+import type { ProgramContext } from '../context.js';
+import { addRotationFlags, resolveRotationConnection, resolveRotationRepository } from '../rotation-flags.js';
+import { positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
 const MARKS: Readonly<Record<CheckStatus, string>> = { ok: '✓', warn: '!', fail: '✗' };
 

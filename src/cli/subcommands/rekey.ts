@@ -1,18 +1,18 @@
 /** commander wiring of `cassette rekey`: the offline transform of a backup into a new one. */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { runRekey, type RekeyReport } from '../commands/rekey.js';
-import { silentProgress } from '../commands/progress.js';
-import { loadRotationConfig } from '../config/rotation-config.js';
-import { createCipher } from '../crypto/registry.js';
-import { CassetteError } from '../errors.js';
-import { workerTransformer } from '../pipeline/transform/worker-pool.js';
-import { resumeCommand } from './backup-commands.js';
-import { openRepository, storeOptionsFor } from './compose.js';
-import type { ProgramContext } from './program.js';
-import { progressForStderr } from './progress-reporter.js';
-import { resolveRotationRepository } from './rotation-flags.js';
-import { addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from './shared-flags.js';
+import { runRekey, type RekeyReport } from '../../commands/rekey.js';
+import { silentProgress } from '../../commands/progress.js';
+import { loadRotationConfig } from '../../config/rotation-config.js';
+import { createCipher } from '../../crypto/registry.js';
+import { CassetteError } from '../../errors.js';
+import { workerTransformer } from '../../pipeline/transform/worker-pool.js';
+import { resumeCommand } from './backup.js';
+import { openRepository, storeOptionsFor } from '../compose.js';
+import type { ProgramContext } from '../context.js';
+import { progressForStderr } from '../progress-reporter.js';
+import { resolveRotationRepository } from '../rotation-flags.js';
+import { addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
 const n = (value: number): string => value.toLocaleString('en-US');
 

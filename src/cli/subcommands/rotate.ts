@@ -1,21 +1,21 @@
 /** commander wiring of `cassette rotate` (start or resume the online job) and its status/pause/resume/throttle. */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { assertRotationReady, runDoctor } from '../commands/doctor.js';
-import { silentProgress } from '../commands/progress.js';
-import { runRotate, type RotateReport } from '../commands/rotate.js';
-import { controlRotation, formatRotationStatus, runRotateStatus } from '../commands/rotate-status.js';
-import { loadRotationConfig } from '../config/rotation-config.js';
-import type { RotationConfig } from '../config/rotation-types.js';
-import { createCipher } from '../crypto/registry.js';
-import { CassetteError } from '../errors.js';
-import { workerTransformer } from '../pipeline/transform/worker-pool.js';
-import { parseByteSize } from './backup-commands.js';
-import { openRepository, storeOptionsFor, withCluster } from './compose.js';
-import type { ProgramContext } from './program.js';
-import { progressForStderr } from './progress-reporter.js';
-import { resolveRotationConnection, resolveRotationRepository } from './rotation-flags.js';
-import { addConnectionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from './shared-flags.js';
+import { assertRotationReady, runDoctor } from '../../commands/doctor.js';
+import { silentProgress } from '../../commands/progress.js';
+import { runRotate, type RotateReport } from '../../commands/rotate.js';
+import { controlRotation, formatRotationStatus, runRotateStatus } from '../../commands/rotate-status.js';
+import { loadRotationConfig } from '../../config/rotation-config.js';
+import type { RotationConfig } from '../../config/rotation-types.js';
+import { createCipher } from '../../crypto/registry.js';
+import { CassetteError } from '../../errors.js';
+import { workerTransformer } from '../../pipeline/transform/worker-pool.js';
+import { parseByteSize } from './backup.js';
+import { openRepository, storeOptionsFor, withCluster } from '../compose.js';
+import type { ProgramContext } from '../context.js';
+import { progressForStderr } from '../progress-reporter.js';
+import { resolveRotationConnection, resolveRotationRepository } from '../rotation-flags.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
 const n = (value: number): string => value.toLocaleString('en-US');
 

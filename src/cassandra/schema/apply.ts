@@ -3,21 +3,21 @@
  * with what the target cluster has for the tables being restored, refuse anything incompatible
  * before a row is written, and create what is missing.
  *
- * Planning only reads; every statement is a plain `CREATE` (see schema-cql.ts), so an object
+ * Planning only reads; every statement is a plain `CREATE` (see render.ts), so an object
  * created concurrently by someone else fails loudly and {@link applySchema} plans again: the
- * object then exists and is accepted only if it is compatible. Compatibility is schema-diff.ts.
+ * object then exists and is accepted only if it is compatible. Compatibility is diff.ts.
  */
-import { CassetteError } from '../errors.js';
-import { formatIdentifier } from './identifiers.js';
-import { captureKeyspace } from './schema.js';
-import type { IndexSchema, KeyspaceSchema, TableSchema, UserTypeSchema, ViewSchema } from './schema-model.js';
-import { canonicalJson, compareNames, findTable, resolveTables, typesInDependencyOrder } from './schema-model.js';
+import { CassetteError } from '../../errors.js';
+import { formatIdentifier } from '../values/identifiers.js';
+import { captureKeyspace } from './capture.js';
+import type { IndexSchema, KeyspaceSchema, TableSchema, UserTypeSchema, ViewSchema } from './model.js';
+import { canonicalJson, compareNames, findTable, resolveTables, typesInDependencyOrder } from './model.js';
 import {
   renameKeyspace, renderIndexCql, renderKeyspaceCql, renderTableCql, renderTypeCql, renderViewCql,
-} from './schema-cql.js';
-import { diffTableShape, diffUserType, diffViews, tableNotes, usedTypeNames, type SchemaTypes } from './schema-diff.js';
-import { DEFAULT_AGREEMENT_TIMEOUT_MS, waitForSchemaAgreement } from './schema-agreement.js';
-import type { CqlSession } from './session.js';
+} from './render.js';
+import { diffTableShape, diffUserType, diffViews, tableNotes, usedTypeNames, type SchemaTypes } from './diff.js';
+import { DEFAULT_AGREEMENT_TIMEOUT_MS, waitForSchemaAgreement } from './agreement.js';
+import type { CqlSession } from '../connection/session.js';
 
 /**
  * What a restore may do to the target's schema. `create`: create the keyspace, user types,

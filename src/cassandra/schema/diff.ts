@@ -9,11 +9,11 @@
  * reason. Options (compaction, TTL defaults, …) are never differences; {@link tableNotes} reports
  * the ones worth telling the operator about.
  */
-import { formatCqlType, parseCqlType, type CqlType } from './cql-type.js';
-import type { ColumnSchema, TableSchema, UserTypeSchema, ViewSchema } from './schema-model.js';
+import { formatCqlType, parseCqlType, type CqlType } from '../values/cql-type.js';
+import type { ColumnSchema, TableSchema, UserTypeSchema, ViewSchema } from './model.js';
 import {
   clusteringColumns, compareNames, nonKeyColumns, partitionKeyColumns, referencedTypes, typesInDependencyOrder,
-} from './schema-model.js';
+} from './model.js';
 
 /** The user types on each side: the backup's keyspace and the target keyspace. */
 export interface SchemaTypes {

@@ -25,8 +25,8 @@
  *   placement and do failover themselves (attempt k → the k-th up replica).
  * - There is no `routingToken` option and an execution profile cannot name a host.
  */
-import { CassetteError } from '../errors.js';
-import type { CqlSession } from './session.js';
+import { CassetteError } from '../../errors.js';
+import type { CqlSession } from '../connection/session.js';
 import { formatToken, parseToken, type TokenRange } from './token-ranges.js';
 
 /** The partitioner cassette v1 supports (docs/format.md §2). */

@@ -2,14 +2,14 @@
  * What the export needs to know about one table: the token-range SELECT and how to turn one of its
  * result rows into an NDJSON line (docs/format.md §6.1).
  */
-import { CassetteError } from '../errors.js';
-import { cellProjection } from './cell-codec.js';
-import { parseCqlType } from './cql-type.js';
-import { quoteIdentifier } from './identifiers.js';
-import { installNullListElementFix } from './driver-list-decoding.js';
-import { clusteringColumns, findTable, nonKeyColumns, partitionKeyColumns, type KeyspaceSchema } from './schema.js';
-import type { QueryRow } from './session.js';
-import { encodeValue } from './value-codec.js';
+import { CassetteError } from '../../errors.js';
+import { cellProjection } from '../values/cell-codec.js';
+import { parseCqlType } from '../values/cql-type.js';
+import { quoteIdentifier } from '../values/identifiers.js';
+import { installNullListElementFix } from '../values/driver-list-decoding.js';
+import { clusteringColumns, findTable, nonKeyColumns, partitionKeyColumns, type KeyspaceSchema } from '../schema/capture.js';
+import type { QueryRow } from '../connection/session.js';
+import { encodeValue } from '../values/value-codec.js';
 
 export interface TableReader {
   /** `SELECT keys…, col, WRITETIME(col), TTL(col)… FROM ks.t WHERE token(pk…) > ? AND token(pk…) <= ?` */

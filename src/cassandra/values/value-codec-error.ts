@@ -3,7 +3,7 @@
  * JSON of format.md §6. It is a row-level problem; callers count it against `--max-errors` and
  * write the row to the rejects file rather than abort.
  */
-import { CassetteError } from '../errors.js';
+import { CassetteError } from '../../errors.js';
 
 /**
  * `direction` says which way failed: `encode` (a value read from Cassandra that the format cannot

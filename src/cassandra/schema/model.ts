@@ -1,10 +1,10 @@
 /**
  * The structured description of a keyspace's schema (docs/format.md §5) and pure helpers over it.
  * Everything here is JSON-safe data: it is stored in backup.json as `keyspace` and fingerprinted.
- * Capture lives in schema.ts (which re-exports this module); CQL rendering in schema-cql.ts.
+ * Capture lives in capture.ts (which re-exports this module); CQL rendering in render.ts.
  */
 import { createHash } from 'node:crypto';
-import { CassetteError } from '../errors.js';
+import { CassetteError } from '../../errors.js';
 
 /** Where a column sits in its table, as `system_schema.columns.kind` spells it. */
 export type ColumnKind = 'partition_key' | 'clustering' | 'static' | 'regular';
@@ -55,7 +55,7 @@ export interface TableSchema {
   readonly options: SchemaOptions;
   /** True when the table has counter columns (every non-key column is then a counter). */
   readonly isCounter: boolean;
-  /** `CREATE TABLE` in the schema's keyspace, as schema-cql.ts renders it. */
+  /** `CREATE TABLE` in the schema's keyspace, as render.ts renders it. */
   readonly cql: string;
 }
 
@@ -79,7 +79,7 @@ export interface ViewSchema {
   readonly baseTable: string;
   /** True when the view was created with `SELECT *`. */
   readonly includeAllColumns: boolean;
-  /** `system_schema.views.where_clause` exactly as stored (see schema-cql.ts about its quoting). */
+  /** `system_schema.views.where_clause` exactly as stored (see render.ts about its quoting). */
   readonly whereClause: string;
   readonly columns: readonly ColumnSchema[];
   readonly options: SchemaOptions;

@@ -30,16 +30,17 @@
  *   only by a static column: a condition on a regular column needs a clustering key.
  * - Counter tables are refused: Cassandra has no conditional counter updates.
  */
-import { CassetteError } from '../errors.js';
-import { CqlMap } from './cql-map.js';
-import { quoteIdentifier } from './identifiers.js';
+import { CassetteError } from '../../errors.js';
+import { CqlMap } from '../values/cql-map.js';
+import { quoteIdentifier } from '../values/identifiers.js';
 import {
   keyFor, rowError, ttlFor, whereClause,
   type DecodedRow, type ElementValue, type MultiValue, type ShapeColumn, type TableShape,
 } from './row-shape.js';
-import type { RowPlan, WriteStatement } from './row-writes.js';
-import { decodeValue, type JsonValue } from './value-codec.js';
-import { ValueCodecError } from './value-codec-error.js';
+import type { RowPlan } from './row-plan.js';
+import type { WriteStatement } from './statement.js';
+import { decodeValue, type JsonValue } from '../values/value-codec.js';
+import { ValueCodecError } from '../values/value-codec-error.js';
 
 /** The guard column and the bindable value it must hold. */
 export interface ConditionalGuard {

@@ -3,7 +3,7 @@
  * `system.size_estimates` per node for its local primary ranges, refreshed every few minutes; it is
  * empty for a table created moments ago. Good enough to size ranges, never used for correctness.
  */
-import type { CqlSession } from './session.js';
+import type { CqlSession } from '../connection/session.js';
 
 /**
  * Estimated bytes of one replica of `keyspace.table` across the cluster: the contact node's

@@ -8,13 +8,13 @@
  * makes a concurrent, possibly different creation fail loudly instead of being silently accepted.
  * `ifNotExists: true` is there for callers that want idempotent statements.
  */
-import { formatIdentifier, quoteString } from './identifiers.js';
+import { formatIdentifier, quoteString } from '../values/identifiers.js';
 import type {
   ColumnSchema, IndexSchema, KeyspaceSchema, SchemaOptions, SchemaOptionValue, TableSchema, UserTypeSchema, ViewSchema,
-} from './schema-model.js';
+} from './model.js';
 import {
   clusteringColumns, compareNames, orderColumns, partitionKeyColumns, typesInDependencyOrder,
-} from './schema-model.js';
+} from './model.js';
 
 /** Options of {@link renderSchemaCql}. */
 export interface RenderSchemaOptions {

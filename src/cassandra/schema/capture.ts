@@ -1,19 +1,19 @@
 /**
  * Schema capture: reads one keyspace's schema from the `system_schema` tables through the
  * {@link CqlSession} port (never the driver's metadata object) into the structured description of
- * docs/format.md §5. The types and pure helpers live in schema-model.ts and are re-exported here,
+ * docs/format.md §5. The types and pure helpers live in model.ts and are re-exported here,
  * so callers import everything schema-related from this module.
  */
-import { CassetteError } from '../errors.js';
+import { CassetteError } from '../../errors.js';
 import type {
   ColumnKind, ColumnSchema, IndexKind, IndexSchema, KeyspaceSchema, SchemaOptionValue, SchemaOptions, TableSchema,
   UserTypeSchema, ViewSchema,
-} from './schema-model.js';
-import { compareNames, orderColumns, typesInDependencyOrder } from './schema-model.js';
-import { renderIndexCql, renderTableCql, renderViewCql } from './schema-cql.js';
-import type { CqlSession, QueryRow } from './session.js';
+} from './model.js';
+import { compareNames, orderColumns, typesInDependencyOrder } from './model.js';
+import { renderIndexCql, renderTableCql, renderViewCql } from './render.js';
+import type { CqlSession, QueryRow } from '../connection/session.js';
 
-export * from './schema-model.js';
+export * from './model.js';
 
 /**
  * The table options captured, as Cassandra 5.0 names them in `system_schema.tables`: the ones a

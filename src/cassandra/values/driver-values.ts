@@ -9,7 +9,7 @@
 import cassandra from 'cassandra-driver';
 import type { NativeTypeName } from './cql-type.js';
 import { formatInet, parseInet } from './inet-text.js';
-import type { JsonValue } from './value-codec.js';
+import type { JsonValue } from './json-value.js';
 import { ValueCodecError } from './value-codec-error.js';
 
 const { BigDecimal, Duration, InetAddress, LocalDate, LocalTime, Long, TimeUuid, Tuple, Uuid, Vector } = cassandra.types;

@@ -13,12 +13,12 @@
 import { CqlMap } from './cql-map.js';
 import { formatCqlType, type CqlType } from './cql-type.js';
 import { decodeNative, encodeNative, toDriverTuple, toDriverVector, tupleElements, vectorElements } from './driver-values.js';
+import type { JsonValue } from './json-value.js';
 import { ValueCodecError } from './value-codec-error.js';
 
 export { ValueCodecError } from './value-codec-error.js';
 
-/** A JSON value, as JSON.parse returns it. */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type { JsonValue } from './json-value.js';
 
 /**
  * The `encoding` options the cassandra-driver Client must be created with (4.10.0), checked against

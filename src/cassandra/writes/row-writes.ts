@@ -35,57 +35,26 @@
  *
  * Guard lwt: see row-writes-lwt.ts.
  */
-import { CassetteError } from '../errors.js';
-import { CqlMap } from './cql-map.js';
-import { quoteIdentifier } from './identifiers.js';
+import { CassetteError } from '../../errors.js';
+import { CqlMap } from '../values/cql-map.js';
+import { quoteIdentifier } from '../values/identifiers.js';
 import { listWriteFor, type ListWrite } from './list-writes.js';
 import {
   decodeRow, groupByTime, keyFor, rowError, tableShapeFor, ttlFor, whereClause,
   type BackupRow, type DecodedRow, type MultiValue, type SingleValue, type TableShape,
 } from './row-shape.js';
 import { conditionalGuardFor, planConditionalRow } from './row-writes-lwt.js';
-import type { TableSchema, UserTypeSchema } from './schema-model.js';
+import type { TableSchema, UserTypeSchema } from '../schema/model.js';
+import type { RowPlan } from './row-plan.js';
+import type { Guard, WriteStatement } from './statement.js';
 
 export {
   listAppendBatch, writeList,
   type ListElement, type ListWrite, type ListWriteOutcome, type WriteListOptions,
 } from './list-writes.js';
 export type { BackupRow } from './row-shape.js';
-
-/** How restored cells relate to what the target may already hold. */
-export type Guard =
-  /** Restore into empty (or truncated) targets: cells keep their original writetimes. */
-  | { readonly kind: 'none' }
-  /** Every cell written at its original writetime + 1 µs: wins a tie, loses to later application writes. */
-  | { readonly kind: 'timestamp' }
-  /**
-   * `UPDATE … IF <column> = expected`: only rows whose target still holds `expected` are written,
-   * at the LWT's ballot time (writetimes are not preserved). `expected` is the §6.3 JSON of a value
-   * of the column's type, or null for "the column is null".
-   */
-  | { readonly kind: 'lwt'; readonly column: string; readonly expected: unknown };
-
-/** One CQL write, to be run as a prepared statement with `params`. */
-export interface WriteStatement {
-  readonly cql: string;
-  readonly params: readonly unknown[];
-  /** Safe to retry or run twice (driver retries, speculative execution, restore resume). */
-  readonly idempotent: boolean;
-  /** A lightweight transaction: its result row carries `[applied]`; run it alone, never in a batch. */
-  readonly conditional: boolean;
-  /** Approximate serialized size of the bound values, for packing batches. */
-  readonly bytes: number;
-}
-
-/** The writes of one row. */
-export interface RowPlan {
-  /** All for the row's partition, in the order they must be applied. */
-  readonly statements: readonly WriteStatement[];
-  /** Cells (for multi-cell columns: element cells) skipped because their expiry passed. Never resurrected. */
-  readonly expiredCells: number;
-  /** Non-frozen list columns, to be written with writeList after `statements` (and only if a conditional one applied). */
-  readonly lists: readonly ListWrite[];
-}
+export type { Guard, WriteStatement } from './statement.js';
+export type { RowPlan } from './row-plan.js';
 
 /** Plans the writes of a table's rows. Built once per table. */
 export interface TableWriter {

@@ -22,11 +22,11 @@
  * - `preserve_ttl: false` leaves out USING TTL: cells take the table's default_time_to_live.
  *   Otherwise TTL = expiry − now, 0 for cells without expiry; cells already expired are skipped.
  */
-import { CassetteError } from '../errors.js';
+import { CassetteError } from '../../errors.js';
 import { decodeRow, groupByTime, keyFor, tableShapeFor, ttlFor, whereClause, type BackupRow, type SingleValue, type TableShape } from './row-shape.js';
 import type { RowPlan, TableWriter, WriteStatement } from './row-writes.js';
-import type { TableSchema, UserTypeSchema } from './schema-model.js';
-import { decodeValue, type JsonValue } from './value-codec.js';
+import type { TableSchema, UserTypeSchema } from '../schema/model.js';
+import { decodeValue, type JsonValue } from '../values/value-codec.js';
 
 export interface RotationWriteOptions {
   readonly guard: 'timestamp' | 'lwt';

@@ -4,13 +4,13 @@
  * decoded against it: keys made bindable, cells decoded with decodeCell, cells whose expiry has
  * passed dropped and counted.
  */
-import { CassetteError } from '../errors.js';
-import { decodeCell } from './cell-codec.js';
-import { isMultiCell, parseCqlType, type CqlType } from './cql-type.js';
-import { quoteIdentifier } from './identifiers.js';
-import { clusteringColumns, nonKeyColumns, partitionKeyColumns, type TableSchema, type UserTypeSchema } from './schema-model.js';
-import { decodeValue, type JsonValue } from './value-codec.js';
-import { ValueCodecError } from './value-codec-error.js';
+import { CassetteError } from '../../errors.js';
+import { decodeCell } from '../values/cell-codec.js';
+import { isMultiCell, parseCqlType, type CqlType } from '../values/cql-type.js';
+import { quoteIdentifier } from '../values/identifiers.js';
+import { clusteringColumns, nonKeyColumns, partitionKeyColumns, type TableSchema, type UserTypeSchema } from '../schema/model.js';
+import { decodeValue, type JsonValue } from '../values/value-codec.js';
+import { ValueCodecError } from '../values/value-codec-error.js';
 
 /** A column with its parsed type and its quoted name. */
 export interface ShapeColumn {

@@ -1,15 +1,15 @@
 /** commander wiring of `cassette restore` and `cassette status`. */
 import type { Command } from 'commander';
-import { runRestore, type RestoreReport } from '../commands/restore.js';
-import { formatStatus, runStatus } from '../commands/status.js';
-import { silentProgress } from '../commands/progress.js';
-import type { Guard } from '../cassandra/row-writes.js';
-import { CassetteError } from '../errors.js';
-import { parseByteSize, resumeCommand } from './backup-commands.js';
-import { openRepository, withCluster } from './compose.js';
-import type { ProgramContext } from './program.js';
-import { progressForStderr } from './progress-reporter.js';
-import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from './shared-flags.js';
+import { runRestore, type RestoreReport } from '../../commands/restore.js';
+import { formatStatus, runStatus } from '../../commands/status.js';
+import { silentProgress } from '../../commands/progress.js';
+import type { Guard } from '../../cassandra/writes/row-writes.js';
+import { CassetteError } from '../../errors.js';
+import { parseByteSize, resumeCommand } from './backup.js';
+import { openRepository, withCluster } from '../compose.js';
+import type { ProgramContext } from '../context.js';
+import { progressForStderr } from '../progress-reporter.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
 type Flags = Record<string, string | boolean | undefined>;
 

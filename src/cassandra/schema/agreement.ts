@@ -9,8 +9,8 @@
  * null (still joining) is left out, as the drivers do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CassetteError } from '../errors.js';
-import type { CqlSession } from './session.js';
+import { CassetteError } from '../../errors.js';
+import type { CqlSession } from '../connection/session.js';
 
 /** Options of {@link waitForSchemaAgreement}. */
 export interface SchemaAgreementOptions {

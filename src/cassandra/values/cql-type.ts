@@ -4,7 +4,7 @@
  * and the value codec never needs the schema again.
  */
 import { formatIdentifier } from './identifiers.js';
-import { CassetteError } from '../errors.js';
+import { CassetteError } from '../../errors.js';
 
 /** The CQL types that have no parameters, as `system_schema` spells them (`varchar` kept as given). */
 export type NativeTypeName =

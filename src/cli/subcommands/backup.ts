@@ -1,13 +1,13 @@
 /** commander wiring of `cassette backup` and `cassette list`. */
 import type { Command } from 'commander';
-import { runBackup, type BackupReport } from '../commands/backup.js';
-import { formatBytes, formatList, runList } from '../commands/list.js';
-import { silentProgress } from '../commands/progress.js';
-import { CassetteError } from '../errors.js';
-import { openRepository, withCluster } from './compose.js';
-import type { ProgramContext } from './program.js';
-import { progressForStderr } from './progress-reporter.js';
-import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from './shared-flags.js';
+import { runBackup, type BackupReport } from '../../commands/backup.js';
+import { formatBytes, formatList, runList } from '../../commands/list.js';
+import { silentProgress } from '../../commands/progress.js';
+import { CassetteError } from '../../errors.js';
+import { openRepository, withCluster } from '../compose.js';
+import type { ProgramContext } from '../context.js';
+import { progressForStderr } from '../progress-reporter.js';
+import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
 /** "64MiB", "512k", "1048576" → bytes. */
 export function parseByteSize(value: string, flag: string, min = 64 * 1024): number {

@@ -28,12 +28,12 @@
  * (restore --resume, or a verification pass) converges again, but a copy landing after the final
  * read of a call is only found by the next call. Reading at QUORUM/ALL narrows that window.
  */
-import { CassetteError } from '../errors.js';
-import type { CqlType } from './cql-type.js';
+import { CassetteError } from '../../errors.js';
+import type { CqlType } from '../values/cql-type.js';
 import { jsonBytes, keyFor, ttlFor, whereClause, type DecodedRow, type MultiValue, type TableShape } from './row-shape.js';
-import type { WriteStatement } from './row-writes.js';
-import type { CqlWriteSession, QueryOptions } from './session.js';
-import { encodeValue, type JsonValue } from './value-codec.js';
+import type { WriteStatement } from './statement.js';
+import type { CqlWriteSession, QueryOptions } from '../connection/session.js';
+import { encodeValue, type JsonValue } from '../values/value-codec.js';
 
 /** One element to append, as it must end up in the target. */
 export interface ListElement {

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
-import { CassetteError } from '../errors.js';
-import type { ConnectionOptions } from './connection-options.js';
+import { CassetteError } from '../../errors.js';
+import type { ConnectionOptions } from './options.js';
 import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from './session.js';
-import { installNullListElementFix } from './driver-list-decoding.js';
-import { DRIVER_ENCODING } from './value-codec.js';
+import { installNullListElementFix } from '../values/driver-list-decoding.js';
+import { DRIVER_ENCODING } from '../values/value-codec.js';
 
 /** A connected cluster: the session port plus the driver client for metadata-level adapters. */
 export interface Connection {
