@@ -11,7 +11,7 @@ import {
 } from '../cassandra/schema/model.js';
 import type { RotationConfig, TableRotation } from '../config/rotation-types.js';
 import type { ErrorCode } from '../errors.js';
-import { keyVersionValue } from './rotation-plan.js';
+import { keyVersionValue } from './rotate/row-plans.js';
 
 /** How a check came out. `warn` does not stop a rotation; `fail` does. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -221,7 +221,7 @@ function checkKeyVersionColumn(
     return check('key-version.column', 'warn', `${table.name}.${name} is ${column.type}: cannot check that it holds the key versions, because the keys did not load`, where);
   }
   const all = [versions.newVersion, ...versions.oldVersions];
-  // The same test rotate applies when it writes the version (rotation-plan.ts).
+  // The same test rotate applies when it writes the version (rotate/row-plans.ts).
   const misfits = all.filter((v) => keyVersionValue(column.type, v) === undefined);
   if (misfits.length === 0) return check('key-version.column', 'ok', `${table.name}.${name} is ${column.type}: key versions ${all.join(', ')} fit`, where);
   return check('key-version.column', 'fail', `${table.name}.${name} is ${column.type}, but key version${misfits.length > 1 ? 's' : ''} ${misfits.map((v) => JSON.stringify(v)).join(', ')} ${misfits.length > 1 ? 'are' : 'is'} not ${column.type === 'varint' ? 'a decimal integer' : `a decimal integer in ${column.type} range`}`, {

@@ -31,7 +31,7 @@ import { forEachBounded } from '../pipeline/retry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { buildManifest } from './backup.js';
 import type { ProgressSink } from './progress.js';
-import { rotationPlans } from './rotation-plan.js';
+import { rotationPlans } from './rotate/row-plans.js';
 
 export interface RekeyRequest {
   /** The backup to re-encrypt. With `resume`, optional; when given it must be the one resumed. */

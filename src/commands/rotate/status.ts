@@ -3,17 +3,17 @@
  * markers in the repository, and the operator's commands to it (control documents). Needs the
  * repository only: no keys, no cluster.
  */
-import { canonicalJson } from '../cassandra/schema/model.js';
-import type { RotationConfig } from '../config/rotation-types.js';
-import { CassetteError } from '../errors.js';
+import { canonicalJson } from '../../cassandra/schema/model.js';
+import type { RotationConfig } from '../../config/rotation-types.js';
+import { CassetteError } from '../../errors.js';
 import {
   exportStageFolder, jobIdOf, rotationReportKey, rotationsFolder, transformStageFolder, verifiedKey, writtenFolder,
-} from '../manifest/keys.js';
-import { readDocument } from '../manifest/repository.js';
-import { RotationReportDoc, VerifiedRound, WrittenRange, type RotationJob } from '../manifest/rotation-format.js';
-import { ControlReader, sendControl } from '../pipeline/rotate/control.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import { jobTotals, readJob } from './rotate.js';
+} from '../../manifest/keys.js';
+import { readDocument } from '../../manifest/repository.js';
+import { RotationReportDoc, VerifiedRound, WrittenRange, type RotationJob } from '../../manifest/rotation-format.js';
+import { ControlReader, sendControl } from '../../pipeline/rotate/control.js';
+import type { BlobStore } from '../../storage/blob-store.js';
+import { jobTotals, readJob } from './job.js';
 
 export interface RotationTableStatus {
   readonly name: string;

@@ -4,11 +4,11 @@
  * and the key-version column with the new version in its CQL type. Anything that cannot work is
  * INVALID_INPUT naming the table and column; doctor reports the same problems one check each.
  */
-import { findTable, type KeyspaceSchema, type TableSchema } from '../cassandra/schema/model.js';
-import type { RotationConfig } from '../config/rotation-types.js';
-import type { ColumnCipher } from '../crypto/cipher.js';
-import { CassetteError } from '../errors.js';
-import type { RowRotationPlan } from '../pipeline/transform/rekey-row.js';
+import { findTable, type KeyspaceSchema, type TableSchema } from '../../cassandra/schema/model.js';
+import type { RotationConfig } from '../../config/rotation-types.js';
+import type { ColumnCipher } from '../../crypto/cipher.js';
+import { CassetteError } from '../../errors.js';
+import type { RowRotationPlan } from '../../pipeline/transform/rekey-row.js';
 
 const TEXT_TYPES = new Set(['text', 'varchar', 'ascii']);
 const INT_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
