@@ -1,11 +1,12 @@
 /**
  * The part of a CQL session that cassette uses, in our own terms (Kysely-style: the core declares
- * only what it needs, so nothing outside src/cassandra/driver-*.ts imports cassandra-driver).
+ * only what it needs, so only the driver adapters import cassandra-driver — the files
+ * .dependency-cruiser.cjs names).
  *
  * Contract: `execute` runs one statement; with `prepare: true` it is prepared once and cached by the
  * adapter. It rejects with the driver's error; callers in src/cassandra translate errors they can
  * act on into CassetteErrors. Values come back decoded as described by DRIVER_ENCODING in
- * value-codec.ts (bigint/varint/counter as JS bigint, maps as CqlMap — a Map subclass that keeps
+ * values/value-codec.ts (bigint/varint/counter as JS bigint, maps as CqlMap — a Map subclass that keeps
  * every entry in wire order —, sets and lists as arrays).
  */
 export interface QueryRow {
