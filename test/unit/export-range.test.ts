@@ -176,6 +176,10 @@ describe('exportRange', () => {
     expect(s.calls).toHaveLength(2);
     expect(r.retries).toEqual([]);
     expect(sum(r.rows)).toBe(0);
+    // Page 1's chunk was still open (its body reads ahead) and its put has already given up when
+    // exportRange rejects: nothing stored, and no write still running while afterEach removes the store.
+    expect(store.puts.map((p) => p.outcome)).toEqual(['failed']);
+    expect(await dataKeys(store)).toEqual([]);
     expect(await readMarkers(store, BACKUP_ID, 't')).toEqual(new Map());
   });
 

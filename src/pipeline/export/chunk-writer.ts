@@ -41,9 +41,10 @@ export class DigestCounter extends Transform {
 
 /**
  * Consumes `batches` (each an array of NDJSON lines without newlines) and returns the chunks
- * written, in order. An empty source writes no chunk. Rejects if the store rejects a put or the
- * signal aborts; chunks already written stay (they are write-once and simply unreferenced until a
- * marker lists them).
+ * written, in order. An empty source writes no chunk. Rejects if the source throws, the store
+ * rejects a put or the signal aborts — with that first error, and only once the chunk's put has
+ * settled, so no write of this call is still running; chunks already written stay (they are
+ * write-once and simply unreferenced until a marker lists them).
  */
 export async function writeChunks(batches: AsyncIterable<readonly string[]>, options: ChunkWriterOptions): Promise<ChunkEntry[]> {
   options.signal?.throwIfAborted();
@@ -79,7 +80,11 @@ export async function writeChunks(batches: AsyncIterable<readonly string[]>, opt
     try {
       const put = options.store.put(key, digest, { ifAbsent: true });
       put.catch(() => abort.abort()); // a failed put must not leave the producer waiting for drain
-      await Promise.all([
+      // Not Promise.all: when the source fails, the pipeline rejects at once while the put is still
+      // noticing its destroyed body and cleaning up (FsStore: closing and unlinking its temporary
+      // file). Settling only after both keeps a failed chunk's put from outliving this call — and
+      // racing the caller's retry, its exit or a test's cleanup of the store.
+      await allSettledFirstError([
         pipeline(Readable.from(body()), createGzip({ level: options.gzipLevel, chunkSize: 64 * 1024 }), digest, { signal: abort.signal }),
         put,
       ]);
@@ -89,6 +94,19 @@ export async function writeChunks(batches: AsyncIterable<readonly string[]>, opt
     entries.push({ key: relativeKey, rows: counts.rows, bytes: digest.bytes, rawBytes: counts.rawBytes, sha256: digest.digest() });
   }
   return entries;
+}
+
+/**
+ * Waits until every promise has settled, then rejects with the first rejection (the failure that
+ * happened; the others are its consequences), or resolves. Either side failing ends the other: a
+ * failed pipeline destroys the put's body, a failed put aborts the pipeline.
+ */
+async function allSettledFirstError(promises: readonly Promise<unknown>[]): Promise<void> {
+  let failure: { readonly error: unknown } | undefined;
+  await Promise.all(promises.map((promise) => promise.catch((error: unknown) => {
+    failure ??= { error };
+  })));
+  if (failure !== undefined) throw failure.error;
 }
 
 async function nextNonEmpty(source: AsyncIterator<readonly string[]>): Promise<readonly string[] | undefined> {
