@@ -24,7 +24,14 @@ import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, runCli, startCli } from '../support/cassette.js';
 
 const ROWS = 30_000;
-const PAUSE_ROWS = 20_000;
+/**
+ * Rows and ranges of the pause/throttle test: every row of the seed, cut finely enough that a
+ * range takes about a second at the throttled rate. Wall-time phases (rate measurements, CLI
+ * calls) decide how much is done before the pause, so the rest must outlast them even on a busy
+ * machine.
+ */
+const PAUSE_ROWS = 30_000;
+const PAUSE_RANGES = 48;
 /**
  * The `chunks` asked of the config. The job may plan a few more ranges: ranges never cross a ring
  * token, so a vnode interval too narrow for its share still gets one (the count depends on the
@@ -165,7 +172,7 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
   let finishedWriteBack: { table: string; repo: string; config: string } | undefined;
 
   /** Creates `table`, fills it with the first `count` rows, and writes a config rotating it into its own repository. */
-  async function prepare(table: string, count: number): Promise<{ repo: string; config: string }> {
+  async function prepare(table: string, count: number, ranges = RANGES): Promise<{ repo: string; config: string }> {
     await client.execute(`CREATE TABLE ${ks}.${table} (tenant text, user_id int, event_time timestamp, ssn blob, email text, name text, key_version text,
       PRIMARY KEY ((tenant, user_id), event_time))`);
     const insert = `INSERT INTO ${ks}.${table} (tenant, user_id, event_time, ssn, email, name, key_version) VALUES (?, ?, ?, ?, ?, ?, '1') USING TIMESTAMP ?`;
@@ -182,7 +189,7 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
       '    partition_key: [tenant, user_id]',
       '    clustering_key: [event_time]',
       '    encrypted_columns: [ssn, email]',
-      `    chunks: ${RANGES}`,
+      `    chunks: ${ranges}`,
       'execution: {workers: 1}',
       '',
     ].join('\n'));
@@ -365,7 +372,7 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
 
   it('throttle changes the rate of a running job, pause stops it, resume lets it finish', async () => {
     const table = 'users_paused';
-    const { repo, config } = await prepare(table, PAUSE_ROWS);
+    const { repo, config } = await prepare(table, PAUSE_ROWS, PAUSE_RANGES);
     const status = (): { state: string; rate: number | null; lastRange?: { rate: number | null }; tables: { written: number; exported: number }[] } => {
       const r = runCli(['rotate', 'status', '--config', config, '--json'], env);
       expect(r.status, r.stderr).toBe(0);
@@ -428,11 +435,15 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
     expect(await rotatedRows(table)).toBe(rotatedWhilePaused);
     expect(markersOf(repo, table).written).toBe(written);
     expect(status()).toMatchObject({ state: 'paused', rate: 500, tables: [{ written }] });
+    // Throttled further while paused, so that the job is certainly still running when the rate is
+    // lifted below, however long the CLI calls in between take on a busy machine.
+    control('throttle', '--rate', '100');
+    expect(status()).toMatchObject({ state: 'paused', rate: 100, tables: [{ written }] });
 
-    // Resume: it writes again; lifting the rate lets it complete.
+    // Resume: it writes again, at the rate set while paused; lifting the rate lets it complete.
     control('resume');
     await waitUntil(job, 'a range written after the resume', () => markersOf(repo, table).written > written, 30_000);
-    expect(status()).toMatchObject({ state: 'unfinished', rate: 500 });
+    expect(status()).toMatchObject({ state: 'unfinished', rate: 100 });
     control('throttle', '--rate', 'unlimited');
     const end = await Promise.race([job.ended, sleep(90_000).then(() => undefined)]);
     expect(end, 'the job did not finish after the rate was lifted').toBeDefined();
@@ -440,6 +451,7 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
     expect(job.stdout()).toMatch(/^rotation j\S+ of keyspace \S+ complete: every row is under key version 2/);
     expect(job.stderr()).toMatch(/rate set to 500 rows\/s/);
     expect(job.stderr()).toMatch(/pause requested/);
+    expect(job.stderr()).toMatch(/rate set to 100 rows\/s/);
     expect(job.stderr()).toMatch(/: resumed/);
     expect(job.stderr()).toMatch(/rate set to unlimited/);
     expect(status()).toMatchObject({ state: 'complete', rate: null });
