@@ -48,9 +48,17 @@ describe('scripts/services lifecycle', () => {
     rmSync(runDir, { recursive: true, force: true });
   });
 
-  it('up starts both services and prints their settings; a second up is a no-op', async () => {
-    const first = services(['up']);
+  it('up provisions into an empty cache, starts both services and prints only export lines; a second up is a no-op', async () => {
+    // An empty cache: Maven copies Cassandra's jars and `go install` builds MinIO (from the warm Go
+    // module and build caches), and neither tool's output may reach stdout, which
+    // `eval "$(scripts/services up)"` runs as shell code.
+    const first = services(['up'], { CASSETTE_CACHE_DIR: join(runDir, 'fresh-cache') });
     expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain('provisioning Apache Cassandra');
+    expect(first.stderr).toContain('building MinIO');
+    const lines = first.stdout.split('\n');
+    expect(lines.pop()).toBe(''); // ends with a newline
+    for (const line of lines) expect(line).toMatch(/^export CASSETTE_TEST_[A-Z0-9_]+='[^']*'$/);
     const settings = exported(first.stdout);
     expect(settings.CASSETTE_TEST_CASSANDRA_PORT).toBe(String(9042 + OFFSET));
     expect(settings.CASSETTE_TEST_S3_ENDPOINT).toBe(`http://127.0.0.1:${9000 + OFFSET}`);
@@ -66,7 +74,7 @@ describe('scripts/services lifecycle', () => {
     const after = statusJson();
     expect(after.byName.get('cassandra')?.pid).toBe(before.byName.get('cassandra')?.pid);
     expect(after.byName.get('minio')?.pid).toBe(before.byName.get('minio')?.pid);
-  });
+  }, 600_000); // provisioning: a Maven copy, a `go install` from warm caches, then a Cassandra start
 
   it('down stops everything; up afterwards works again', async () => {
     const down = services(['down']);

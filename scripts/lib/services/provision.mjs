@@ -39,6 +39,9 @@ export function findJava17() {
   );
 }
 
+/** A provisioning tool's stdin closed, and both its stdout and stderr on our stderr (fd 2). */
+const TOOL_OUTPUT_TO_STDERR = ['ignore', 2, 2];
+
 function requireTool(command, args, install) {
   if (versionOf(command, args) === undefined) {
     throw new ServiceError(`\`${command}\` not found on PATH; it is needed once to provision the test services: ${install}`);
@@ -69,8 +72,10 @@ export function provisionCassandra(java) {
 </project>
 `);
     const javaHome = dirname(dirname(execFileSync('readlink', ['-f', java === 'java' ? execFileSync('which', ['java'], { encoding: 'utf8' }).trim() : java], { encoding: 'utf8' }).trim()));
-    const r = spawnSync('mvn', ['-B', '-q', '-f', join(work, 'pom.xml'), `${MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies`,
-      '-DincludeScope=runtime', `-DoutputDirectory=${join(work, 'lib')}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, JAVA_HOME: javaHome } });
+    // Batch mode, no colour, and the tool's stdout onto our stderr: `up` prints only export lines on
+    // stdout, which `eval "$(scripts/services up)"` runs (Maven's colour resets once reached it).
+    const r = spawnSync('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(work, 'pom.xml'), `${MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies`,
+      '-DincludeScope=runtime', `-DoutputDirectory=${join(work, 'lib')}`], { stdio: TOOL_OUTPUT_TO_STDERR, env: { ...process.env, JAVA_HOME: javaHome } });
     if (r.status !== 0) {
       throw new ServiceError(`Maven could not fetch org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION} (exit ${r.status}); check access to Maven Central and re-run`);
     }
@@ -91,7 +96,7 @@ export function provisionMinio() {
   const work = mkdtempSync(join(cacheDir, 'minio-build-'));
   try {
     const r = spawnSync('go', ['install', '-trimpath', '-tags', 'kqueue', `github.com/minio/minio@${MINIO_VERSION}`], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: TOOL_OUTPUT_TO_STDERR,
       env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOBIN: work, GOFLAGS: '-mod=mod' },
     });
     if (r.status !== 0 || !existsSync(join(work, 'minio'))) {
