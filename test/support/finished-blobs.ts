@@ -6,14 +6,9 @@
  */
 import { FsStore } from '../../src/storage/fs-store.js';
 
-/** Keys of the finished blobs under `prefix` in the directory repository at `repoDir`. */
-export async function finishedKeys(repoDir: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const entry of new FsStore(repoDir).list(prefix)) keys.push(entry.key);
-  return keys;
-}
-
 /** How many finished blobs lie under `prefix` (a folder ending in `/`, or `''` for all). */
 export async function countFinished(repoDir: string, prefix: string): Promise<number> {
-  return (await finishedKeys(repoDir, prefix)).length;
+  let count = 0;
+  for await (const _entry of new FsStore(repoDir).list(prefix)) count++;
+  return count;
 }

@@ -32,22 +32,16 @@ function sourceFolders(): { folder: string; files: string[] }[] {
 
 describe('layout', () => {
   it('keeps every import rule of .dependency-cruiser.cjs: layers, no circles, SDKs only in their adapters', async () => {
-    const previous = process.cwd();
-    process.chdir(root);
-    try {
-      const result = await cruise(
-        ['src'],
-        { validate: true, ruleSet: { forbidden: rules.forbidden }, tsPreCompilationDeps: true, doNotFollow: { path: '^node_modules' }, outputType: 'json' },
-        {},
-        { tsConfig: extractTSConfig('tsconfig.json') },
-      );
-      const output = JSON.parse(result.output as string) as ICruiseResult;
-      const violations = output.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (cycle: ${v.cycle.map((c) => c.name).join(' → ')})` : ''}`);
-      expect(violations).toEqual([]);
-      expect(output.summary.totalCruised).toBeGreaterThan(100); // it really read the code
-    } finally {
-      process.chdir(previous);
-    }
+    const result = await cruise(
+      ['src'],
+      { baseDir: root, validate: true, ruleSet: { forbidden: rules.forbidden }, tsPreCompilationDeps: true, doNotFollow: { path: '^node_modules' }, outputType: 'json' },
+      {},
+      { tsConfig: extractTSConfig(join(root, 'tsconfig.json')) },
+    );
+    const output = JSON.parse(result.output as string) as ICruiseResult;
+    const violations = output.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (cycle: ${v.cycle.map((c) => c.name).join(' → ')})` : ''}`);
+    expect(violations).toEqual([]);
+    expect(output.summary.totalCruised).toBeGreaterThan(100); // it really read the code
   }, 60_000);
 
   it(`has no folder under src/ holding more than ${MAX_FILES_PER_FOLDER} source files directly`, () => {
