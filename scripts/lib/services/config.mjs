@@ -31,6 +31,34 @@ export const CASSANDRA_PROFILES = Object.freeze({
   second: { name: 'cassandra-second', cluster: 'cassette-second', native: port(9242), storage: port(7200), jmx: port(7399), heap: '1G', secure: false },
 });
 
+/**
+ * The cluster profile: four nodes of one cluster on loopback addresses of their own, in two
+ * datacenters (node 1–3 in dc1, node 4 in dc2), GossipingPropertyFileSnitch, 16 vnodes each.
+ * Every node listens on the same CQL and storage ports, as in a real cluster; JMX binds 127.0.0.1,
+ * so each node has its own JMX port. Node 1 is the seed.
+ */
+export const CLUSTER_NODES = Object.freeze(
+  [
+    { n: 1, dc: 'dc1' },
+    { n: 2, dc: 'dc1' },
+    { n: 3, dc: 'dc1' },
+    { n: 4, dc: 'dc2' },
+  ].map(({ n, dc }) => Object.freeze({
+    name: `cluster-node${n}`,
+    node: n,
+    cluster: 'cassette-cluster',
+    address: `127.0.0.${n + 1}`,
+    native: port(9042),
+    storage: port(7000),
+    jmx: port(7500 + n),
+    heap: '640M',
+    secure: false,
+    dc,
+    rack: 'rack1',
+    seeds: `127.0.0.2:${port(7000)}`,
+  })),
+);
+
 export const MINIO = Object.freeze({ name: 'minio', api: port(9000), console: port(9001), bucket: 'cassette-test', region: 'us-east-1' });
 
 export const DATACENTER = 'datacenter1';

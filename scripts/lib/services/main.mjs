@@ -1,18 +1,22 @@
 // scripts/services: provision, start, stop and report the real test services on loopback.
-// Usage: scripts/services up [--secure] [--second] [--json] | down [service…] | status [--json] | env
-import { CASSANDRA_PROFILES, MINIO, runDir } from './config.mjs';
-import { cassandraSettings, startCassandra } from './cassandra.mjs';
+// Usage: scripts/services up [--secure] [--second] [--cluster] [--json] | down [service…] | status [--json] | env
+//        | stop-node N [--graceful] | start-node N
+import { CASSANDRA_PROFILES, CLUSTER_NODES, MINIO, runDir } from './config.mjs';
+import { cassandraSettings, clusterSettings, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
 import { minioSettings, startMinio } from './minio.mjs';
 import { ServiceError, portAnswers, runningPid, stopService } from './process.mjs';
 import { findJava17, provisionCassandra, provisionMinio, requireOpenssl } from './provision.mjs';
 
-const ALL = [MINIO.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name];
-const ALIASES = { secure: CASSANDRA_PROFILES.secure.name, second: CASSANDRA_PROFILES.second.name, main: CASSANDRA_PROFILES.main.name };
+const CLUSTER_NAMES = CLUSTER_NODES.map((n) => n.name);
+const ALL = [MINIO.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, ...CLUSTER_NAMES];
+const ALIASES = { secure: [CASSANDRA_PROFILES.secure.name], second: [CASSANDRA_PROFILES.second.name], main: [CASSANDRA_PROFILES.main.name], cluster: CLUSTER_NAMES };
 
-const USAGE = `usage: scripts/services up [--secure] [--second] [--json]   start (provisioning on first use); prints export lines
-       scripts/services down [minio|cassandra|secure|second …]  stop (all by default)
-       scripts/services status [--json]                         what is running (exit 0 if the main services run, 3 if not)
-       scripts/services env                                     export lines for what is running`;
+const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--json]   start (provisioning on first use); prints export lines
+       scripts/services down [minio|cassandra|secure|second|cluster …]   stop and delete data (all by default)
+       scripts/services stop-node N [--graceful]   SIGKILL (or SIGTERM) node N (1-${CLUSTER_NODES.length}) of the cluster, keeping its data
+       scripts/services start-node N               restart node N on its data; waits until it sees the other nodes
+       scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
+       scripts/services env                        export lines for what is running`;
 
 function profilesFor(flags) {
   const profiles = [CASSANDRA_PROFILES.main];
@@ -32,6 +36,8 @@ async function runningSettings() {
   for (const profile of Object.values(CASSANDRA_PROFILES)) {
     if (runningPid(profile.name) !== undefined) Object.assign(env, cassandraSettings(profile));
   }
+  // The cluster's settings stay while any node runs: tests stop single nodes on purpose.
+  if (CLUSTER_NODES.some((n) => runningPid(n.name) !== undefined)) Object.assign(env, clusterSettings(CLUSTER_NODES));
   return env;
 }
 
@@ -68,6 +74,7 @@ async function up(flags) {
       started.push(profile.name); // recorded first so a failed start is cleaned up too
       if (!(await startCassandra(profile, java))) started.pop();
     }
+    if (flags.has('--cluster')) await startCluster(CLUSTER_NODES, java, (name) => started.push(name));
   } catch (err) {
     await abort();
     throw err;
@@ -80,9 +87,9 @@ async function up(flags) {
 }
 
 async function down(names) {
-  const targets = names.length === 0 ? ALL : names.map((n) => ALIASES[n] ?? n);
+  const targets = names.length === 0 ? ALL : names.flatMap((n) => ALIASES[n] ?? [n]);
   for (const name of targets) {
-    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, cassandra, secure, second`);
+    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, cassandra, secure, second, cluster, ${CLUSTER_NAMES.join(', ')}`);
   }
   for (const name of targets) {
     const was = await stopService(name);
@@ -90,18 +97,41 @@ async function down(names) {
   }
 }
 
+function clusterNode(text) {
+  const node = CLUSTER_NODES.find((n) => String(n.node) === text);
+  if (node === undefined) throw new ServiceError(`no cluster node "${text ?? ''}"; the cluster has nodes 1-${CLUSTER_NODES.length}`);
+  return node;
+}
+
+async function stopClusterNode(text, flags) {
+  const node = clusterNode(text);
+  const was = await stopNode(node, { graceful: flags.has('--graceful') });
+  process.stderr.write(`services: ${node.name} (${node.address}, ${node.dc}) ${was ? (flags.has('--graceful') ? 'stopped' : 'killed') : 'was not running'}; its data is kept\n`);
+}
+
+async function startClusterNode(text) {
+  const node = clusterNode(text);
+  const started = await restartNode(node, findJava17(), CLUSTER_NODES);
+  if (!started) process.stderr.write(`services: ${node.name} already runs\n`);
+}
+
 async function status(flags) {
   const rows = [];
-  const ports = { [MINIO.name]: MINIO.api, ...Object.fromEntries(Object.values(CASSANDRA_PROFILES).map((p) => [p.name, p.native])) };
+  const endpoints = {
+    [MINIO.name]: { host: '127.0.0.1', port: MINIO.api },
+    ...Object.fromEntries(Object.values(CASSANDRA_PROFILES).map((p) => [p.name, { host: '127.0.0.1', port: p.native }])),
+    ...Object.fromEntries(CLUSTER_NODES.map((n) => [n.name, { host: n.address, port: n.native }])),
+  };
   for (const name of ALL) {
     const pid = runningPid(name);
-    rows.push({ name, running: pid !== undefined, pid: pid ?? null, port: ports[name], answering: pid !== undefined && (await portAnswers(ports[name])) });
+    const { host, port } = endpoints[name];
+    rows.push({ name, running: pid !== undefined, pid: pid ?? null, host, port, answering: pid !== undefined && (await portAnswers(port, host)) });
   }
   if (flags.has('--json')) {
     process.stdout.write(`${JSON.stringify({ runDir, services: rows })}\n`);
   } else {
     for (const r of rows) {
-      const state = r.running ? `running (pid ${r.pid}, 127.0.0.1:${r.port}${r.answering ? '' : ', not answering yet'})` : 'stopped';
+      const state = r.running ? `running (pid ${r.pid}, ${r.host}:${r.port}${r.answering ? '' : ', not answering yet'})` : 'stopped';
       process.stdout.write(`${r.name.padEnd(18)} ${state}\n`);
     }
   }
@@ -113,8 +143,10 @@ async function run(argv) {
   const [command, ...rest] = argv;
   const flags = new Set(rest.filter((a) => a.startsWith('--')));
   const names = rest.filter((a) => !a.startsWith('--'));
-  const known = { up: ['--secure', '--second', '--json'], down: [], status: ['--json'], env: [] };
-  if (!command || !(command in known) || [...flags].some((f) => !known[command].includes(f)) || (command !== 'down' && names.length > 0)) {
+  const known = { up: ['--secure', '--second', '--cluster', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [] };
+  const takesNames = { down: true, 'stop-node': true, 'start-node': true };
+  if (!command || !(command in known) || [...flags].some((f) => !known[command].includes(f)) || (!takesNames[command] && names.length > 0)
+    || (command.endsWith('-node') && names.length !== 1)) {
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
   }
@@ -123,6 +155,8 @@ async function run(argv) {
     case 'down': await down(names); return 0;
     case 'status': return status(flags);
     case 'env': printSettings(await runningSettings(), [], false); return 0;
+    case 'stop-node': await stopClusterNode(names[0], flags); return 0;
+    case 'start-node': await startClusterNode(names[0]); return 0;
   }
   return 2;
 }

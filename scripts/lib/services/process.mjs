@@ -75,30 +75,30 @@ export async function stopService(name, graceMs = 30_000) {
   return pid !== undefined;
 }
 
-/** Resolves true when something accepts connections on 127.0.0.1:port. */
-export function portAnswers(port) {
+/** Resolves true when something accepts connections on host:port. */
+export function portAnswers(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     socket.once('connect', () => { socket.destroy(); resolve(true); });
     socket.once('error', () => resolve(false));
   });
 }
 
-/** Resolves true when we could bind 127.0.0.1:port ourselves (nobody else holds it). */
-export function portFree(port) {
+/** Resolves true when we could bind host:port ourselves (nobody else holds it). */
+export function portFree(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 
 /** Throws a ServiceError naming the first port that is taken. */
-export async function requirePortsFree(service, ports) {
+export async function requirePortsFree(service, ports, host = '127.0.0.1') {
   for (const [label, port] of Object.entries(ports)) {
-    if (!(await portFree(port))) {
+    if (!(await portFree(port, host))) {
       throw new ServiceError(
-        `${service}: port ${port} (${label}) on 127.0.0.1 is already in use by another process; ` +
+        `${service}: port ${port} (${label}) on ${host} is already in use by another process; ` +
           `stop that process (\`ss -ltnp 'sport = :${port}'\` shows it), or run \`scripts/services down\` if it is a cassette service from another checkout`,
       );
     }
