@@ -22,11 +22,23 @@ export interface S3Settings {
   readonly secretAccessKey: string;
 }
 
+/** The 4-node, two-datacenter cluster of `scripts/services up --cluster` (nodes 1-3 in dc1, 4 in dc2). */
+export interface ClusterSettings {
+  /** Node addresses, node 1 first; `scripts/services stop-node N` stops hosts[N-1]. */
+  readonly hosts: readonly string[];
+  readonly port: number;
+  /** The datacenter of nodes 1-3. */
+  readonly dc: string;
+  /** Every datacenter, the local one first. */
+  readonly dcs: readonly string[];
+}
+
 export interface ServiceSettings {
   readonly cassandra: CassandraSettings;
   readonly secure: SecureCassandraSettings;
   /** An independent cluster (other name, other ports), for migration tests. */
   readonly second: CassandraSettings;
+  readonly cluster: ClusterSettings;
   readonly s3: S3Settings;
 }
 
@@ -36,6 +48,7 @@ export const REQUIRED_VARIABLES = [
   'CASSETTE_TEST_SECURE_CASSANDRA_HOST', 'CASSETTE_TEST_SECURE_CASSANDRA_PORT', 'CASSETTE_TEST_SECURE_CASSANDRA_DC',
   'CASSETTE_TEST_SECURE_CASSANDRA_USERNAME', 'CASSETTE_TEST_SECURE_CASSANDRA_PASSWORD_FILE', 'CASSETTE_TEST_SECURE_CASSANDRA_CA',
   'CASSETTE_TEST_SECOND_CASSANDRA_HOST', 'CASSETTE_TEST_SECOND_CASSANDRA_PORT', 'CASSETTE_TEST_SECOND_CASSANDRA_DC',
+  'CASSETTE_TEST_CLUSTER_HOSTS', 'CASSETTE_TEST_CLUSTER_PORT', 'CASSETTE_TEST_CLUSTER_DC', 'CASSETTE_TEST_CLUSTER_DCS',
   'CASSETTE_TEST_S3_ENDPOINT', 'CASSETTE_TEST_S3_BUCKET', 'CASSETTE_TEST_S3_REGION',
   'CASSETTE_TEST_S3_ACCESS_KEY_ID', 'CASSETTE_TEST_S3_SECRET_ACCESS_KEY',
 ] as const;
@@ -64,6 +77,12 @@ export function settingsFromEnv(env: Env): ServiceSettings | undefined {
       host: get('CASSETTE_TEST_SECOND_CASSANDRA_HOST'),
       port: Number(get('CASSETTE_TEST_SECOND_CASSANDRA_PORT')),
       dc: get('CASSETTE_TEST_SECOND_CASSANDRA_DC'),
+    },
+    cluster: {
+      hosts: get('CASSETTE_TEST_CLUSTER_HOSTS').split(','),
+      port: Number(get('CASSETTE_TEST_CLUSTER_PORT')),
+      dc: get('CASSETTE_TEST_CLUSTER_DC'),
+      dcs: get('CASSETTE_TEST_CLUSTER_DCS').split(','),
     },
     s3: {
       endpoint: get('CASSETTE_TEST_S3_ENDPOINT'),

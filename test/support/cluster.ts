@@ -1,0 +1,55 @@
+/**
+ * The 4-node, two-datacenter test cluster (`scripts/services up --cluster`): clients, node
+ * addresses, and stopping/starting single nodes through scripts/services (SIGKILL by default).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import cassandra from 'cassandra-driver';
+import type { ClusterSettings } from './settings.js';
+
+const servicesScript = fileURLToPath(new URL('../../scripts/services', import.meta.url));
+
+/** A plain client of the cluster with `dc` (dc1 by default) as its local datacenter. Callers shut it down. */
+export function clusterClient(settings: ClusterSettings, options: { dc?: string; keyspace?: string } = {}): cassandra.Client {
+  return new cassandra.Client({
+    contactPoints: settings.hosts.map((h) => `${h}:${settings.port}`),
+    localDataCenter: options.dc ?? settings.dc,
+    ...(options.keyspace === undefined ? {} : { keyspace: options.keyspace }),
+  });
+}
+
+/** The address of node `n` (1-based, as `scripts/services stop-node N` counts). */
+export function nodeAddress(settings: ClusterSettings, n: number): string {
+  const host = settings.hosts[n - 1];
+  if (host === undefined) throw new Error(`the cluster has no node ${n}`);
+  return host;
+}
+
+function services(args: readonly string[]): void {
+  const result = spawnSync(servicesScript, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (result.status !== 0) throw new Error(`scripts/services ${args.join(' ')} failed (exit ${result.status}): ${result.stderr}`);
+}
+
+/** SIGKILLs node `n` (its data stays). */
+export function killNode(n: number): void {
+  services(['stop-node', String(n)]);
+}
+
+/** Restarts node `n` on its data; returns once every other running node sees it up. */
+export function startNode(n: number): void {
+  services(['start-node', String(n)]);
+}
+
+/**
+ * Polls until `client` sees exactly the nodes in `up` as up (addresses without port), so a test
+ * does not start before the driver has noticed a kill or a restart.
+ */
+export async function waitForHostsUp(client: cassandra.Client, up: readonly string[], timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = client.hosts.values().filter((h) => h.isUp()).map((h) => h.address.split(':')[0] ?? h.address).sort();
+    if (JSON.stringify(seen) === JSON.stringify([...up].sort())) return;
+    if (Date.now() > deadline) throw new Error(`the driver sees ${seen.join(', ')} up, not ${[...up].sort().join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
