@@ -58,6 +58,7 @@ module.exports = {
       '^src/cassandra/values/driver-values\\.ts$',
       '^src/cassandra/values/driver-list-decoding\\.ts$',
       '^src/cassandra/writes/write-errors\\.ts$',
+      '^src/cassandra/reads/read-errors\\.ts$',
     ], 'Only the driver adapters import cassandra-driver; everything else uses the CqlSession port.'),
     packageOnlyIn('@aws-sdk', ['^src/storage/s3-'], 'Only the S3 adapter imports the AWS SDK.'),
     packageOnlyIn('piscina', ['^src/pipeline/transform/worker-pool\\.ts$'], 'Worker threads are one adapter.'),

@@ -15,7 +15,7 @@ export const ExitCode = {
   usage: 2,
   /** Input or configuration that cannot work: unknown keyspace/table, bad repository URL, missing secret. */
   invalidInput: 3,
-  /** The Cassandra cluster cannot be reached or refuses us (connection, authentication, TLS). */
+  /** The Cassandra cluster cannot be reached or refuses us (connection, authentication, TLS), or cannot meet the consistency level. */
   clusterUnavailable: 4,
   /** The backup repository cannot be reached, read or written. */
   repositoryUnavailable: 5,

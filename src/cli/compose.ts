@@ -4,11 +4,13 @@
  */
 import type { BackupCluster } from '../commands/backup.js';
 import type { RestoreCluster } from '../commands/restore.js';
-import type { CqlWriteSession } from '../cassandra/connection/session.js';
+import { SYSTEM_READ, type CqlWriteSession } from '../cassandra/connection/session.js';
 import { connect } from '../cassandra/connection/connect.js';
-import type { ConnectionOptions } from '../cassandra/connection/options.js';
-import { readPartitioner, readRingTokens, routeOptionsFor } from '../cassandra/ring/ring.js';
+import type { ConnectionOptions, ConsistencyLevels } from '../cassandra/connection/options.js';
+import { readPartitioner, readRingTokens } from '../cassandra/ring/ring.js';
+import { readReplication, readRouter } from '../cassandra/ring/read-routes.js';
 import { CassetteError } from '../errors.js';
+import type { ClusterNode, ClusterTopology } from '../manifest/format.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStore, type OpenStoreOptions } from '../storage/open-store.js';
 import type { RepositoryLocation } from './shared-flags.js';
@@ -16,13 +18,16 @@ import type { RepositoryLocation } from './shared-flags.js';
 /** A connected cluster for backup and restore, closed by the caller. */
 export interface ClusterHandle extends BackupCluster, RestoreCluster {
   readonly session: CqlWriteSession;
+  readonly serialConsistency: number;
+  /** The connection's levels by name (--consistency, --serial-consistency). */
+  readonly levels: ConsistencyLevels;
   close(): Promise<void>;
 }
 
 export async function connectCluster(options: ConnectionOptions): Promise<ClusterHandle> {
   const connection = await connect(options);
   try {
-    const local = (await connection.session.execute('SELECT cluster_name, release_version FROM system.local')).rows[0];
+    const local = (await connection.session.execute('SELECT cluster_name, release_version FROM system.local', [], SYSTEM_READ)).rows[0];
     const partitioner = await readPartitioner(connection.session);
     const client = connection.client;
     const tokens = readRingTokens(client);
@@ -30,19 +35,47 @@ export async function connectCluster(options: ConnectionOptions): Promise<Cluste
     return {
       session: connection.session,
       consistency: connection.consistency,
+      serialConsistency: connection.serialConsistency,
+      levels: connection.levels,
       name: String(local?.get('cluster_name') ?? 'unknown'),
       releaseVersion: String(local?.get('release_version') ?? 'unknown'),
       partitioner,
       hosts: [...options.hosts],
       nodes: client.hosts.length,
+      topology: topologyOf(client.hosts.values()),
       ringTokens: () => tokens,
-      routingFor: (keyspace, range) => (client.metadata.keyspaces[keyspace] === undefined ? undefined : routeOptionsFor(client, keyspace, range)),
+      readRouter: async (keyspace) => readRouter(client.hosts.values(), { keyspace, localDc: connection.dc, replication: await readReplication(connection.session, keyspace) }),
       close: () => connection.close(),
     };
   } catch (err) {
     await connection.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** A node as the driver's metadata describes it (cassandra-driver's Host, the fields we read). */
+interface DriverHost {
+  readonly address: string;
+  readonly datacenter?: string | null;
+  readonly rack?: string | null;
+  readonly tokens?: readonly string[] | null;
+  readonly cassandraVersion?: string | null;
+}
+
+/**
+ * The cluster's nodes as recorded in a backup (format.md §2): the address without the port (the
+ * driver's `host:port`, an IPv6 address unbracketed), sorted by datacenter, then address.
+ */
+export function topologyOf(hosts: readonly DriverHost[]): ClusterTopology {
+  const nodes: ClusterNode[] = hosts.map((host) => ({
+    address: host.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'),
+    datacenter: host.datacenter ?? 'unknown',
+    rack: host.rack ?? 'unknown',
+    tokens: host.tokens?.length ?? 0,
+    releaseVersion: host.cassandraVersion ?? 'unknown',
+  }));
+  const byName = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+  return { nodes: nodes.sort((a, b) => byName(a.datacenter, b.datacenter) || byName(a.address, b.address)) };
 }
 
 /** openStore's options for a resolved repository location (also handed to worker threads). */

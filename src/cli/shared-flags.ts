@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { ConnectionOptions } from '../cassandra/connection/options.js';
+import {
+  CONSISTENCY_NAMES, DEFAULT_CONSISTENCY, DEFAULT_SERIAL_CONSISTENCY, SERIAL_CONSISTENCY_NAMES, type ConnectionOptions,
+} from '../cassandra/connection/options.js';
 import { CassetteError } from '../errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -23,7 +25,8 @@ export function addConnectionFlags(command: Command): Command {
     .option('--tls-cert <file>', 'PEM client certificate, for client authentication (implies --tls)')
     .option('--tls-key <file>', 'PEM client private key (implies --tls)')
     .option('--tls-insecure', 'do not verify the server certificate (testing only; implies --tls)')
-    .addOption(new Option('--consistency <level>', 'consistency level [env CASSETTE_CONSISTENCY]').default(undefined, 'LOCAL_QUORUM'))
+    .addOption(new Option('--consistency <level>', 'consistency level of every read and write: ONE, LOCAL_ONE, QUORUM, LOCAL_QUORUM, EACH_QUORUM, ALL, … [env CASSETTE_CONSISTENCY]').default(undefined, 'LOCAL_QUORUM'))
+    .addOption(new Option('--serial-consistency <level>', 'serial consistency of LWT writes: LOCAL_SERIAL or SERIAL [env CASSETTE_SERIAL_CONSISTENCY]').default(undefined, 'LOCAL_SERIAL'))
     .option('--request-timeout <ms>', 'per-request timeout in milliseconds', '30000');
 }
 
@@ -49,7 +52,21 @@ export function positiveInt(value: string | undefined, flag: string, fallback: n
 interface ConnectionFlags {
   hosts?: string; port?: string; dc?: string; username?: string; passwordFile?: string;
   tls?: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string; tlsInsecure?: boolean;
-  consistency?: string; requestTimeout?: string;
+  consistency?: string; serialConsistency?: string; requestTimeout?: string;
+}
+
+/**
+ * A level from its flag, else its environment variable, else the default; upper-cased. A name not
+ * in `allowed` is a USAGE error naming where it came from.
+ */
+function resolveLevel(flag: string | undefined, env: string | undefined, names: { flag: string; env: string }, allowed: readonly string[], fallback: string, also = ''): string {
+  const given = flag ?? (env === '' ? undefined : env);
+  if (given === undefined) return fallback;
+  const level = given.trim().toUpperCase();
+  if (allowed.includes(level)) return level;
+  const source = flag === undefined ? names.env : names.flag;
+  const list = allowed.length === 2 ? `${allowed[0]} or ${allowed[1]}` : `one of ${allowed.join(', ')}`;
+  throw new CassetteError('USAGE', `${source} must be ${list}, not "${given}"${also}`);
 }
 
 function readPasswordFile(file: string, origin: string): string {
@@ -112,9 +129,18 @@ export function resolveConnection(flags: ConnectionFlags, env: Env, fallbacks: C
           },
         }
       : {}),
-    consistency: (flags.consistency ?? env.CASSETTE_CONSISTENCY ?? 'LOCAL_QUORUM').toUpperCase(),
+    consistency: resolveConsistency(flags, env),
+    serialConsistency: resolveLevel(flags.serialConsistency, env.CASSETTE_SERIAL_CONSISTENCY, { flag: '--serial-consistency', env: 'CASSETTE_SERIAL_CONSISTENCY' },
+      SERIAL_CONSISTENCY_NAMES, DEFAULT_SERIAL_CONSISTENCY),
     requestTimeoutMs: positiveInt(flags.requestTimeout, '--request-timeout', 30_000, { min: 100 }),
   };
+}
+
+function resolveConsistency(flags: ConnectionFlags, env: Env): string {
+  const given = (flags.consistency ?? env.CASSETTE_CONSISTENCY ?? '').trim().toUpperCase();
+  const serial = (SERIAL_CONSISTENCY_NAMES as readonly string[]).includes(given);
+  return resolveLevel(flags.consistency, env.CASSETTE_CONSISTENCY, { flag: '--consistency', env: 'CASSETTE_CONSISTENCY' },
+    CONSISTENCY_NAMES, DEFAULT_CONSISTENCY, serial ? ` (${given} is a serial level: it goes in --serial-consistency)` : '');
 }
 
 interface RepositoryFlags {

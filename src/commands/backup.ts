@@ -11,11 +11,12 @@ import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema 
 import { renderSchemaCql } from '../cassandra/schema/render.js';
 import { estimateTableBytes } from '../cassandra/ring/size-estimates.js';
 import { requireMurmur3 } from '../cassandra/ring/ring.js';
+import type { ReadRouter } from '../cassandra/ring/read-routes.js';
 import type { CqlSession } from '../cassandra/connection/session.js';
 import { tableReaderFor } from '../cassandra/reads/table-reader.js';
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/ring/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
-import { FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker } from '../manifest/format.js';
+import { FORMAT_VERSION, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
 import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
@@ -49,10 +50,12 @@ export interface BackupCluster {
   readonly partitioner: string;
   readonly releaseVersion: string;
   readonly nodes: number;
+  /** Every node of every datacenter, recorded in backup.json (format.md §2). */
+  readonly topology: ClusterTopology;
   /** Every token of the ring, all datacenters. */
   ringTokens(): readonly bigint[];
-  /** Driver routing hints that send reads of `range` of `keyspace` to one of its replicas. */
-  routingFor(keyspace: string, range: TokenRange): object | undefined;
+  /** Routes the reads of `keyspace`'s ranges to live local replicas (read-routes.ts). */
+  readRouter(keyspace: string): Promise<ReadRouter>;
 }
 
 export interface BackupDeps {
@@ -87,8 +90,12 @@ export interface BackupReport {
   readonly bytes: number;
   /** Rows read by this run, and its duration and rate. */
   readonly rowsThisRun: number;
+  /** How many of this run's range reads each node coordinated (pinned reads only). */
+  readonly rangesByNode: Readonly<Record<string, number>>;
   readonly durationMs: number;
   readonly rowsPerSecond: number;
+  /** The level this run read at (--consistency). */
+  readonly consistency: string;
 }
 
 async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
@@ -116,7 +123,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     backupId: newBackupId(createdAt),
     createdAt: new Date(createdAt).toISOString(),
     tool: { name: 'cassette', version: deps.toolVersion },
-    cluster: { name: cluster.name, partitioner: cluster.partitioner, releaseVersion: cluster.releaseVersion },
+    cluster: { name: cluster.name, partitioner: cluster.partitioner, releaseVersion: cluster.releaseVersion, topology: cluster.topology },
     keyspace: schema as unknown as BackupHeader['keyspace'],
     schemaFingerprint: schemaFingerprint(schema),
     options: { compression: 'gzip', gzipLevel: request.gzipLevel, maxChunkBytes: request.maxChunkBytes, consistency: request.consistency },
@@ -171,6 +178,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
   }
 
   const schema = header.keyspace as unknown as KeyspaceSchema;
+  const router = existing === undefined ? await deps.cluster.readRouter(keyspace) : undefined;
   const jobs: RangeJob[] = [];
   for (const table of header.tables) {
     const reader = tableReaderFor(schema, table.name);
@@ -178,8 +186,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     for (const planned of table.ranges) {
       if (existing !== undefined || done.has(planned.index)) continue;
       const range = toRange(planned, backupId);
-      const routing = deps.cluster.routingFor(keyspace, range);
-      jobs.push({ folder: backupFolder(backupId), table: table.name, index: planned.index, range, reader, ...(routing === undefined ? {} : { routing }) });
+      jobs.push({ folder: backupFolder(backupId), table: table.name, index: planned.index, range, reader, ...(router === undefined ? {} : { route: router.route(range) }) });
     }
   }
 
@@ -189,6 +196,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     if (skipped > 0) deps.progress.skip(table.name, skipped);
   }
   let rowsThisRun = 0;
+  const rangesByNode = new Map<string, number>();
   try {
     await forEachBounded(jobs, request.parallel, async (job) => {
       const marker = await exportRange(job, {
@@ -208,6 +216,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
           deps.progress.rows(job.table, rows, bytes);
         },
         onRetry: (line) => deps.progress.note(line),
+        onRead: (node) => rangesByNode.set(node, (rangesByNode.get(node) ?? 0) + 1),
       });
       markers.get(job.table)?.set(job.index, marker);
       deps.progress.unitDone(job.table);
@@ -246,8 +255,10 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     rows: manifest.totals.rows,
     bytes: manifest.totals.bytes,
     rowsThisRun,
+    rangesByNode: Object.fromEntries([...rangesByNode].sort(([a], [b]) => (a < b ? -1 : 1))),
     durationMs,
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
+    consistency: request.consistency,
   };
 }
 

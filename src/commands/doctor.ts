@@ -11,8 +11,11 @@
 import { randomBytes } from 'node:crypto';
 import { quoteIdentifier } from '../cassandra/values/identifiers.js';
 import { captureKeyspace, findTable, type KeyspaceSchema } from '../cassandra/schema/capture.js';
-import type { CqlSession } from '../cassandra/connection/session.js';
+import { consistencyCode } from '../cassandra/connection/connect.js';
+import { DEFAULT_LEVELS, type ConsistencyLevels } from '../cassandra/connection/options.js';
+import { SYSTEM_READ, type CqlSession } from '../cassandra/connection/session.js';
 import type { RotationConfig } from '../config/rotation-types.js';
+import { tableLevels } from '../config/table-settings.js';
 import type { CipherContext, CipherSpec, ColumnCipher } from '../crypto/cipher.js';
 import { createCipher } from '../crypto/registry.js';
 import { CassetteError, type ErrorCode } from '../errors.js';
@@ -39,6 +42,8 @@ export interface DoctorDeps {
   /** Builds the cipher from the provider spec; src/crypto/registry.ts's createCipher by default. */
   readonly createCipher?: typeof createCipher;
   readonly now: () => number;
+  /** The connection's levels (tables without their own `consistency` use them); LOCAL_QUORUM / LOCAL_SERIAL when absent. */
+  readonly levels?: ConsistencyLevels;
 }
 
 export interface DoctorOptions {
@@ -59,6 +64,8 @@ export interface DoctorReport {
   readonly checkedAt: string;
   /** In order: cluster, schema per table, keys, samples, repository, settings. */
   readonly checks: readonly DoctorCheck[];
+  /** The levels rotate would read and write each table at, and the serial level of its LWT write-backs. */
+  readonly consistency: { readonly tables: readonly { readonly table: string; readonly read: string; readonly write: string }[]; readonly serialConsistency: string };
 }
 
 export const DEFAULT_SAMPLE = 100;
@@ -72,9 +79,10 @@ export async function runDoctor(config: RotationConfig, deps: DoctorDeps, option
   const cluster = await checkCluster(config, deps.session);
   const schemaChecks = cluster.schema === undefined ? [] : checkTables(config, cluster.schema, keys.versions);
   const sample = options.sample ?? DEFAULT_SAMPLE;
+  const levels = deps.levels ?? DEFAULT_LEVELS;
   const sampleChecks = cluster.schema === undefined || keys.cipher === undefined || sample <= 0 || !('execute' in deps.session)
     ? []
-    : await sampleColumns(config, deps.session, cluster.schema, keys.cipher, sample);
+    : await sampleColumns(config, deps.session, cluster.schema, keys.cipher, sample, levels);
   const checks = [
     ...cluster.checks,
     ...schemaChecks,
@@ -83,7 +91,8 @@ export async function runDoctor(config: RotationConfig, deps: DoctorDeps, option
     await checkRepository(deps.store, checkedAt),
     ...checkSettings(config),
   ];
-  return { ok: checks.every((c) => c.status !== 'fail'), config: config.file, keyspace: config.cluster.keyspace, checkedAt, checks };
+  const consistency = { tables: config.tables.map((t) => ({ table: t.name, ...tableLevels(t, levels) })), serialConsistency: levels.serialConsistency };
+  return { ok: checks.every((c) => c.status !== 'fail'), config: config.file, keyspace: config.cluster.keyspace, checkedAt, checks, consistency };
 }
 
 /** The first failed check, or undefined when the report is ok. */
@@ -140,7 +149,7 @@ async function checkCluster(config: RotationConfig, session: CqlSession | Unavai
   }
   let connected: DoctorCheck;
   try {
-    const local = (await session.execute('SELECT cluster_name, release_version FROM system.local')).rows[0];
+    const local = (await session.execute('SELECT cluster_name, release_version FROM system.local', [], SYSTEM_READ)).rows[0];
     connected = check('cluster.connect', 'ok', `connected to cluster ${String(local?.get('cluster_name') ?? '?')} (Cassandra ${String(local?.get('release_version') ?? '?')})`);
   } catch (err) {
     return { checks: [check('cluster.connect', 'fail', `the cluster does not answer: ${describeError(err)}`, { code: 'CLUSTER_UNAVAILABLE' })] };
@@ -240,7 +249,7 @@ interface Tally {
  * printed; a value no key opens is a warning (rotate would quarantine it).
  */
 async function sampleColumns(
-  config: RotationConfig, session: CqlSession, schema: KeyspaceSchema, cipher: ColumnCipher, sample: number,
+  config: RotationConfig, session: CqlSession, schema: KeyspaceSchema, cipher: ColumnCipher, sample: number, levels: ConsistencyLevels,
 ): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   for (const rotation of config.tables) {
@@ -256,7 +265,10 @@ async function sampleColumns(
     try {
       let pageState: string | undefined;
       do {
-        const page = await session.execute(cql, [], { prepare: true, fetchSize: Math.min(sample * SAMPLE_ROW_FACTOR, 1000), ...(pageState === undefined ? {} : { pageState }) });
+        const page = await session.execute(cql, [], {
+          prepare: true, consistency: consistencyCode(tableLevels(rotation, levels).read), fetchSize: Math.min(sample * SAMPLE_ROW_FACTOR, 1000),
+          ...(pageState === undefined ? {} : { pageState }),
+        });
         for (const row of page.rows) {
           for (const [i, column] of columns.entries()) {
             const tally = tallies[i] as Tally;

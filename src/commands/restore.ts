@@ -10,14 +10,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CassetteError } from '../errors.js';
-import type { CqlWriteSession } from '../cassandra/connection/session.js';
+import { consistencyName, serialConsistencyCode } from '../cassandra/connection/connect.js';
+import { DEFAULT_SERIAL_CONSISTENCY } from '../cassandra/connection/options.js';
+import { SYSTEM_READ, type CqlWriteSession } from '../cassandra/connection/session.js';
 import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema/apply.js';
 import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandra/schema/capture.js';
+import { renameDatacenters, requireReplicationFits, type Replication } from '../cassandra/schema/replication.js';
 import { quoteIdentifier } from '../cassandra/values/identifiers.js';
 import { tableWriterFor, type Guard } from '../cassandra/writes/row-writes.js';
 import { parseToken } from '../cassandra/ring/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
-import { FORMAT_VERSION, type Manifest } from '../manifest/format.js';
+import { FORMAT_VERSION, type ClusterTopology, type Manifest } from '../manifest/format.js';
 import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
 import { readChunkMarkers, readCompleteManifest, readDocument, writeDocument } from '../manifest/repository.js';
 import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
@@ -33,6 +36,11 @@ export interface RestoreRequest {
   readonly tables?: readonly string[];
   readonly targetKeyspace?: string;
   readonly replication?: Readonly<Record<string, string>>;
+  /**
+   * Renames datacenters (source → target) of the replication a created keyspace gets: the
+   * backup's, or `replication` when given. Both matter only when the keyspace is created.
+   */
+  readonly dcMap?: ReadonlyMap<string, string>;
   readonly schemaMode: SchemaMode;
   readonly guard: Guard;
   readonly resume?: string;
@@ -49,9 +57,14 @@ export interface RestoreRequest {
 
 export interface RestoreCluster {
   readonly session: CqlWriteSession;
+  /** Driver code of every read and write of table data (--consistency). */
   readonly consistency: number;
+  /** Driver code of the Paxos phase of `--guard lwt` writes (--serial-consistency); absent: LOCAL_SERIAL. */
+  readonly serialConsistency?: number;
   readonly name: string;
   readonly hosts: readonly string[];
+  /** The target's nodes: a keyspace is not created with a replication they cannot hold. */
+  readonly topology: ClusterTopology;
 }
 
 export interface RestoreDeps {
@@ -85,6 +98,12 @@ export interface RestoreReport {
   readonly guard: Guard['kind'];
   /** False under --guard lwt: Cassandra refuses USING TIMESTAMP on conditional writes. */
   readonly writetimesPreserved: boolean;
+  /** The level of every read and write of the target's data. */
+  readonly consistency: string;
+  /** The serial level of the LWT writes (used by --guard lwt only). */
+  readonly serialConsistency: string;
+  /** The target keyspace's replication: the one the restore created it with, or the one it had. */
+  readonly replication: { readonly created: boolean; readonly map: Replication };
   readonly tables: readonly RestoreTableReport[];
   readonly rows: number;
   readonly written: number;
@@ -139,18 +158,33 @@ function selectTables(manifest: Manifest, requested: readonly string[] | undefin
   return [...requested];
 }
 
-async function requireEmptyCounterTables(session: CqlWriteSession, schema: KeyspaceSchema, keyspace: string, tables: readonly string[]): Promise<void> {
+async function requireEmptyCounterTables(session: CqlWriteSession, consistency: number, schema: KeyspaceSchema, keyspace: string, tables: readonly string[]): Promise<void> {
   for (const name of tables) {
     if (findTable(schema, name)?.isCounter !== true) continue;
-    const exists = await session.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, name]);
+    const exists = await session.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, name], SYSTEM_READ);
     if (exists.rows.length === 0) continue; // the restore creates it, empty
-    const rs = await session.execute(`SELECT * FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} LIMIT 1`);
+    const rs = await session.execute(`SELECT * FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} LIMIT 1`, [], { consistency });
     if (rs.rows.length > 0) {
       throw new CassetteError('INVALID_INPUT', `counter table ${keyspace}.${name} in the target is not empty; counters are restored by adding to them, so they must start empty`, {
         hint: 'TRUNCATE it, or restore into a new keyspace with --target-keyspace',
       });
     }
   }
+}
+
+/**
+ * The replication a created keyspace gets instead of the backup's: `--replication`, with its
+ * datacenters renamed by `--dc-map` (or the backup's, renamed); undefined when neither is given.
+ * `what` names it in messages.
+ */
+function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): { replication: Replication; what: string } | undefined {
+  if (request.dcMap === undefined) return request.replication === undefined ? undefined : { replication: request.replication, what: 'the --replication override' };
+  if (request.replication === undefined) {
+    return { replication: renameDatacenters(schema.replication, request.dcMap, "the backup's replication"), what: "the backup's replication renamed by --dc-map" };
+  }
+  // The map's source datacenters may be the backup's (the override is then in the target's terms already).
+  const source = { replication: schema.replication, what: "the backup's replication" };
+  return { replication: renameDatacenters(request.replication, request.dcMap, 'the --replication override', source), what: 'the --replication override renamed by --dc-map' };
 }
 
 /** Runs a restore, or finishes an interrupted one. */
@@ -186,10 +220,12 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   const guard = header.guard as Guard;
 
   // Everything that can refuse the restore happens before its first write.
+  const override = replicationOverride(request, schema);
   const schemaPlan = await planTargetSchema(cluster.session, schema, {
-    mode: header.schemaMode, tables: header.tables, keyspace, ...(request.replication === undefined ? {} : { replication: { ...request.replication } }),
+    mode: header.schemaMode, tables: header.tables, keyspace, ...(override === undefined ? {} : { replication: { ...override.replication } }),
   });
-  if (request.resume === undefined) await requireEmptyCounterTables(cluster.session, schema, keyspace, header.tables);
+  if (schemaPlan.replication.created) requireReplicationFits(schemaPlan.replication.map, cluster.topology.nodes, override?.what ?? "the backup's replication");
+  if (request.resume === undefined) await requireEmptyCounterTables(cluster.session, cluster.consistency, schema, keyspace, header.tables);
   deps.signal.throwIfAborted();
   if (request.resume === undefined) await writeDocument(store, restoreHeaderKey(manifest.backupId, restoreId), header);
   await applySchema(cluster.session, schemaPlan);
@@ -216,6 +252,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   for (const marker of markers) addMarker(perTable, marker);
 
   const gate = new RequestGate(request.maxInFlight, request.rate, deps.now);
+  const serialConsistency = cluster.serialConsistency ?? serialConsistencyCode(DEFAULT_SERIAL_CONSISTENCY);
   const raceKeys: unknown[][] = [];
   let rejectedTotal = [...perTable.values()].reduce((n, t) => n + t.rejected, 0);
   let bytesThisRun = 0;
@@ -240,6 +277,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
         attempts: request.attempts ?? 5,
         retryBaseDelayMs: request.retryBaseDelayMs ?? 500,
         consistency: cluster.consistency,
+        serialConsistency,
       }, {
         session: cluster.session,
         gate,
@@ -288,13 +326,14 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     deps.progress.stop();
   }
 
-  const verified = request.verify ? await verifyTarget(cluster.session, manifest, header.tables, keyspace, markers) : undefined;
+  const verified = request.verify ? await verifyTarget(cluster.session, cluster.consistency, manifest, header.tables, keyspace, markers) : undefined;
   const tables = [...perTable].map(([name, t]) => ({ name, chunks: t.chunks, chunksSkipped: t.skipped, rows: t.rows, written: t.written, expiredCells: t.expiredCells, rejected: t.rejected, races: t.races }));
   const durationMs = Math.max(1, deps.now() - startedAt);
   const sum = (f: (t: RestoreTableReport) => number): number => tables.reduce((n, t) => n + f(t), 0);
   const report: RestoreReport = {
     restoreId, backupId: manifest.backupId, repository: store.description, targetKeyspace: keyspace, targetCluster: cluster.name,
-    resumed: request.resume !== undefined, guard: guard.kind, writetimesPreserved: guard.kind !== 'lwt', tables,
+    resumed: request.resume !== undefined, guard: guard.kind, writetimesPreserved: guard.kind !== 'lwt',
+    consistency: consistencyName(cluster.consistency), serialConsistency: consistencyName(serialConsistency), replication: schemaPlan.replication, tables,
     rows: sum((t) => t.rows), written: sum((t) => t.written), expiredCells: sum((t) => t.expiredCells), rejected: sum((t) => t.rejected), races: sum((t) => t.races),
     raceKeys, verified: verified?.ok, durationMs,
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), bytesPerSecond: Math.round((bytesThisRun * 1000) / durationMs),
@@ -309,7 +348,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
 }
 
 /** Counts rows per backed-up range in the target and compares with what the restore wrote. */
-async function verifyTarget(session: CqlWriteSession, manifest: Manifest, tables: readonly string[], keyspace: string, markers: readonly ChunkDone[]): Promise<{ ok: boolean; differences: string[] }> {
+async function verifyTarget(session: CqlWriteSession, consistency: number, manifest: Manifest, tables: readonly string[], keyspace: string, markers: readonly ChunkDone[]): Promise<{ ok: boolean; differences: string[] }> {
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
   const written = new Map<string, number>();
   for (const marker of markers) written.set(`${marker.table}/${marker.range}`, (written.get(`${marker.table}/${marker.range}`) ?? 0) + marker.written);
@@ -321,7 +360,7 @@ async function verifyTarget(session: CqlWriteSession, manifest: Manifest, tables
     const pk = partitionKeyColumns(table).map((c) => quoteIdentifier(c.name)).join(', ');
     const cql = `SELECT count(*) FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} WHERE token(${pk}) > ? AND token(${pk}) <= ?`;
     for (const range of ranges) {
-      const rs = await session.execute(cql, [parseToken(range.start), parseToken(range.end)], { prepare: true });
+      const rs = await session.execute(cql, [parseToken(range.start), parseToken(range.end)], { prepare: true, consistency });
       const actual = Number(rs.rows[0]?.get('count') ?? 0);
       const expected = written.get(`${name}/${range.index}`) ?? 0;
       if (actual !== expected) differences.push(`${name} range ${range.index}: ${actual} rows, expected ${expected}`);

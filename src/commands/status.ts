@@ -7,6 +7,7 @@ import { BACKUP_ID_PATTERN, RESTORE_ID_PATTERN, backupsFolder, restoreHeaderKey,
 import { listBackups, readChunkMarkers, readDocument, readManifest, type BackupSummary } from '../manifest/repository.js';
 import { RestoreHeader } from '../manifest/restore-format.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { describeSource } from './list.js';
 
 export interface RestoreStatus {
   readonly kind: 'restore';
@@ -70,6 +71,8 @@ export function formatStatus(status: Status): string {
   if (status.kind === 'restore') return `${formatRestore(status)}\n`;
   const b = status.backup;
   const lines = [`backup ${b.backupId} of keyspace ${b.keyspace ?? '?'}: ${b.status}, ${b.ranges.done}/${b.ranges.total} ranges, ${b.rows.toLocaleString('en-US')} rows, tables ${b.tables.join(', ')}`];
+  const source = describeSource(b.cluster);
+  if (source !== undefined) lines.push(`  source: ${source}`);
   for (const r of status.restores) lines.push(`  ${formatRestore(r)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -19,8 +19,11 @@ export interface TableRotation {
   readonly preserveWritetime: boolean;
   /** Write back with `IF <key-version column> = <old version>` (cassette's `--guard lwt`). */
   readonly useLwtGuard: boolean;
-  /** Consistency level names, default LOCAL_QUORUM. */
-  readonly consistency: { readonly read: string; readonly write: string };
+  /**
+   * Consistency level names (upper case) as the config sets them; a level it leaves out is the
+   * connection's (--consistency, CASSETTE_CONSISTENCY, LOCAL_QUORUM).
+   */
+  readonly consistency: { readonly read?: string; readonly write?: string };
 }
 
 export interface RotationConfig {

@@ -6,7 +6,7 @@
  * with a key-version column.
  */
 import { z } from 'zod';
-import { CONSISTENCY_NAMES } from '../cassandra/connection/options.js';
+import { CONSISTENCY_NAMES, type ConsistencyLevels } from '../cassandra/connection/options.js';
 import { echo, nearest, type Path, type Problem } from './config-problems.js';
 import type { TableRotation } from './rotation-types.js';
 import { flag, integer, nameList, section, text } from './setting-parts.js';
@@ -33,7 +33,7 @@ export const tableSchema = section(
     preserve_ttl: flag.default(true),
     preserve_writetime: flag.default(true),
     use_lwt_guard: flag.default(false),
-    consistency: section({ read: consistency.default('LOCAL_QUORUM'), write: consistency.default('LOCAL_QUORUM') }, 'expected {read: LEVEL, write: LEVEL}').optional(),
+    consistency: section({ read: consistency.optional(), write: consistency.optional() }, 'expected {read: LEVEL, write: LEVEL}').optional(),
   },
   'expected a table: {name: NAME, encrypted_columns: [COLUMN, …]}',
 );
@@ -80,7 +80,18 @@ export function normalizeTables(tables: readonly RawTable[], keyVersionColumn: s
       preserveTtl: t.preserve_ttl,
       preserveWritetime: t.preserve_writetime,
       useLwtGuard: t.use_lwt_guard,
-      consistency: { read: t.consistency?.read ?? 'LOCAL_QUORUM', write: t.consistency?.write ?? 'LOCAL_QUORUM' },
+      consistency: {
+        ...(t.consistency?.read === undefined ? {} : { read: t.consistency.read }),
+        ...(t.consistency?.write === undefined ? {} : { write: t.consistency.write }),
+      },
     };
   });
+}
+
+/**
+ * The levels a table is read and written at: its `consistency` in the config, else the
+ * connection's (--consistency, CASSETTE_CONSISTENCY, LOCAL_QUORUM) — docs/config.md.
+ */
+export function tableLevels(table: Pick<TableRotation, 'consistency'>, levels: Pick<ConsistencyLevels, 'consistency'>): { read: string; write: string } {
+  return { read: table.consistency.read ?? levels.consistency, write: table.consistency.write ?? levels.consistency };
 }

@@ -67,13 +67,39 @@ export const RekeyTotals = z.object({
 });
 export type RekeyTotals = z.infer<typeof RekeyTotals>;
 
+/**
+ * One node of the source cluster as the driver saw it when the backup started (format.md §2):
+ * its address without the port, datacenter, rack, how many tokens it owns, and its release version.
+ */
+export const ClusterNode = z.object({
+  address: z.string(),
+  datacenter: z.string(),
+  rack: z.string(),
+  tokens: z.number().int().nonnegative(),
+  releaseVersion: z.string(),
+});
+export type ClusterNode = z.infer<typeof ClusterNode>;
+
+/** Every node of a cluster, sorted by datacenter, then address. Optional in backups (older ones lack it). */
+export const ClusterTopology = z.object({ nodes: z.array(ClusterNode) });
+export type ClusterTopology = z.infer<typeof ClusterTopology>;
+
+/** The source cluster in backup.json and manifest.json. */
+export const ClusterDescription = z.object({
+  name: z.string(),
+  partitioner: z.string(),
+  releaseVersion: z.string(),
+  topology: ClusterTopology.optional(),
+});
+export type ClusterDescription = z.infer<typeof ClusterDescription>;
+
 const headerFields = {
   formatVersion: z.number().int().positive(),
   kind: z.literal('cassette-backup'),
   backupId: z.string(),
   createdAt: z.string(),
   tool: z.object({ name: z.string(), version: z.string() }),
-  cluster: z.object({ name: z.string(), partitioner: z.string(), releaseVersion: z.string() }),
+  cluster: ClusterDescription,
   keyspace: KeyspaceDescription,
   schemaFingerprint: z.string(),
   options: BackupOptions,

@@ -7,7 +7,7 @@ import { text } from 'node:stream/consumers';
 import type { z } from 'zod';
 import { CassetteError } from '../errors.js';
 import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
-import { BackupHeader, Manifest, RangeMarker, parseDocument } from './format.js';
+import { BackupHeader, Manifest, RangeMarker, parseDocument, type ClusterDescription } from './format.js';
 import { backupHeaderKey, backupIdOf, backupsFolder, chunkDoneFolder, manifestKey, markersFolder } from './keys.js';
 import { ChunkDone } from './restore-format.js';
 
@@ -91,6 +91,8 @@ export interface BackupSummary {
   readonly rows: number;
   readonly bytes: number;
   readonly ranges: { readonly done: number; readonly total: number };
+  /** The source cluster as backup.json records it (its `topology` only in backups that have one); absent when damaged. */
+  readonly cluster?: ClusterDescription;
 }
 
 /** Lists every backup in the repository, oldest first. A backup without backup.json is "damaged". */
@@ -110,7 +112,7 @@ export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
       summaries.push({
         backupId, createdAt: manifest.createdAt, status: 'complete', keyspace: manifest.keyspace.name,
         tables: manifest.tables.map((t) => t.name), rows: manifest.totals.rows, bytes: manifest.totals.bytes,
-        ranges: { done: manifest.totals.ranges, total: manifest.totals.ranges },
+        ranges: { done: manifest.totals.ranges, total: manifest.totals.ranges }, cluster: manifest.cluster,
       });
       continue;
     }
@@ -130,7 +132,7 @@ export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
     summaries.push({
       backupId, createdAt: header.createdAt, status: 'incomplete', keyspace: header.keyspace.name,
       tables: header.tables.map((t) => t.name), rows, bytes,
-      ranges: { done: markerKeys.get(backupId) ?? 0, total: header.tables.reduce((n, t) => n + t.ranges.length, 0) },
+      ranges: { done: markerKeys.get(backupId) ?? 0, total: header.tables.reduce((n, t) => n + t.ranges.length, 0) }, cluster: header.cluster,
     });
   }
   return summaries;

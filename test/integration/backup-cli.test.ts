@@ -3,7 +3,6 @@
  * same rows as an uninterrupted run, SIGINT printing the resume command, and bad input answered in
  * one line with the documented exit code and nothing written.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,23 +14,11 @@ import { createDataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, runCli, startCli } from '../support/cassette.js';
 import { countFinished } from '../support/finished-blobs.js';
-import { readBackup } from '../support/read-backup.js';
+import { backupDigest } from '../support/read-backup.js';
 
 /** Order-independent digest of every row of every table, and the row count. */
-async function digestOf(repo: string, backupId: string): Promise<{ digest: string; rows: number }> {
-  const { rows } = await readBackup(new FsStore(repo), backupId);
-  const lines: string[] = [];
-  for (const [table, list] of rows) {
-    for (const { row } of list) {
-      // Expiries are computed at read time; round them off so two runs compare equal.
-      const cells = Object.fromEntries(Object.entries(row.c).map(([name, cell]) => [name, { v: cell.v, t: cell.t }]));
-      lines.push(`${table} ${JSON.stringify(row.k)} ${JSON.stringify(cells)}`);
-    }
-  }
-  lines.sort();
-  const hash = createHash('sha256');
-  for (const line of lines) hash.update(`${line}\n`);
-  return { digest: hash.digest('hex'), rows: lines.length };
+function digestOf(repo: string, backupId: string): Promise<{ digest: string; rows: number }> {
+  return backupDigest(new FsStore(repo), backupId);
 }
 
 function backupIds(repo: string): string[] {

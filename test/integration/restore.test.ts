@@ -14,66 +14,12 @@ import { runBackup } from '../../src/commands/backup.js';
 import { runRestore, type RestoreRequest } from '../../src/commands/restore.js';
 import { silentProgress } from '../../src/commands/progress.js';
 import type { ClusterHandle } from '../../src/cli/compose.js';
-import { captureKeyspace } from '../../src/cassandra/schema/capture.js';
-import { tableReaderFor } from '../../src/cassandra/reads/table-reader.js';
-import { MAX_TOKEN, MIN_TOKEN } from '../../src/cassandra/ring/token-ranges.js';
 import { FsStore } from '../../src/storage/fs-store.js';
 import { CassetteError } from '../../src/errors.js';
 import { createDataset, type Dataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { clusterFor } from '../support/cassette.js';
-
-interface Cell { v: unknown; t: unknown; e?: number | (number | null)[] }
-type Rows = Map<string, Record<string, Cell>>;
-
-/** Every row of every table of `keyspace`, encoded as the backup format does, read now. */
-async function snapshot(cluster: ClusterHandle, keyspace: string, tables: readonly string[]): Promise<{ rows: Map<string, Rows>; readAt: number }> {
-  const schema = await captureKeyspace(cluster.session, keyspace);
-  const out = new Map<string, Rows>();
-  const readAt = Math.floor(Date.now() / 1000);
-  for (const table of tables) {
-    const reader = tableReaderFor(schema, table);
-    const rows: Rows = new Map();
-    let pageState: string | undefined;
-    do {
-      const rs = await cluster.session.execute(reader.cql, [MIN_TOKEN, MAX_TOKEN], { fetchSize: 5000, ...(pageState === undefined ? {} : { pageState }) });
-      for (const r of rs.rows) {
-        const row = JSON.parse(reader.encodeRow(r, readAt)) as { k: unknown[]; c: Record<string, Cell> };
-        rows.set(JSON.stringify(row.k), row.c);
-      }
-      pageState = rs.pageState;
-    } while (pageState !== undefined);
-    out.set(table, rows);
-  }
-  return { rows: out, readAt };
-}
-
-/** Source and target equal cell by cell: values and writetimes exact, expiries within 1 s. */
-function expectSame(source: Map<string, Rows>, target: Map<string, Rows>, skipWritetime: ReadonlySet<string> = new Set()): void {
-  for (const [table, rows] of source) {
-    const copy = target.get(table) as Rows;
-    expect(copy.size, table).toBe(rows.size);
-    for (const [key, cells] of rows) {
-      const other = copy.get(key);
-      expect(other, `${table} ${key}`).toBeDefined();
-      expect(Object.keys(other ?? {}).sort(), `${table} ${key}`).toEqual(Object.keys(cells).sort());
-      for (const [name, cell] of Object.entries(cells)) {
-        const got = (other as Record<string, Cell>)[name] as Cell;
-        expect(got.v, `${table} ${key} ${name}`).toEqual(cell.v);
-        if (!skipWritetime.has(table)) expect(got.t, `${table} ${key} ${name} writetime`).toEqual(cell.t);
-        const expiries = [cell.e ?? []].flat();
-        const gotExpiries = [got.e ?? []].flat();
-        expect(gotExpiries.length, `${table} ${key} ${name} expiry`).toBe(expiries.length);
-        expiries.forEach((e, i) => {
-          if (e === null) expect(gotExpiries[i]).toBeNull();
-          // Each side's expiry is read to the whole second (read time + TTL), so two reads of the
-          // same expiry can differ by 1 s; the restored expiry itself is within 1 s of the source's.
-          else expect(Math.abs((gotExpiries[i] as number) - e), `${table} ${key} ${name} expiry`).toBeLessThanOrEqual(2);
-        });
-      }
-    }
-  }
-}
+import { expectSame, snapshot } from '../support/table-snapshot.js';
 
 describe('cassette restore', () => {
   const services = inject('services');

@@ -4,33 +4,14 @@ import cassandra from 'cassandra-driver';
 import { uniqueName } from '../support/clients.js';
 import type { CqlSession } from '../../src/cassandra/connection/session.js';
 import { murmur3Token, partitionKeyBytes } from '../../src/cassandra/ring/murmur3.js';
+import { readReplication, readRouter } from '../../src/cassandra/ring/read-routes.js';
 import {
   MURMUR3_PARTITIONER,
-  pinnedOptionsFor,
-  planRoutes,
   readPartitioner,
   readRingTokens,
   requireMurmur3,
 } from '../../src/cassandra/ring/ring.js';
 import { MAX_TOKEN, MIN_TOKEN, containsToken, formatToken, splitRing } from '../../src/cassandra/ring/token-ranges.js';
-
-type Callback = (error: Error, iterator: Iterator<cassandra.Host>) => void;
-
-/** The driver's default policy, recording what each query plan was asked for and where it starts. */
-class RecordingPolicy extends cassandra.policies.loadBalancing.DefaultLoadBalancingPolicy {
-  readonly plans: { keyspace: string; routingKey: unknown; first: string | undefined }[] = [];
-
-  override newQueryPlan(keyspace: string, options: cassandra.ExecutionOptions | null, callback: Callback): void {
-    // Preparing a statement asks for a plan without execution options; only executions are recorded.
-    if (options === null) return super.newQueryPlan(keyspace, options as unknown as cassandra.ExecutionOptions, callback);
-    super.newQueryPlan(keyspace, options, (error, iterator) => {
-      const hosts: cassandra.Host[] = [];
-      for (let next = iterator.next(); next.done !== true; next = iterator.next()) hosts.push(next.value);
-      this.plans.push({ keyspace: options.getKeyspace(), routingKey: options.getRoutingKey(), first: hosts[0]?.address });
-      callback(error, hosts[Symbol.iterator]());
-    });
-  }
-}
 
 const KEYS = 2000;
 const toBigInt = (value: unknown): bigint => BigInt(String(value));
@@ -38,12 +19,10 @@ const toBigInt = (value: unknown): bigint => BigInt(String(value));
 describe('token ring and replica routing on the real Cassandra (one node, 16 vnodes)', () => {
   const settings = inject('services').cassandra;
   const keyspace = uniqueName('it_ring');
-  const policy = new RecordingPolicy({ localDc: settings.dc });
   const client = new cassandra.Client({
     contactPoints: [`${settings.host}:${settings.port}`],
     localDataCenter: settings.dc,
     encoding: { useBigIntAsLong: true },
-    policies: { loadBalancing: policy },
   });
   const session: CqlSession = {
     async execute(cql, params = [], options = {}) {
@@ -88,41 +67,23 @@ describe('token ring and replica routing on the real Cassandra (one node, 16 vno
     expect(ring.map(formatToken).sort()).toEqual([...local].sort());
   });
 
-  it('routes every planned range to a replica, and reads with either route cover the table exactly once', async () => {
+  it('routes every range to the node, pinned, and pinned reads cover the table exactly once', async () => {
     const ranges = splitRing(readRingTokens(client), 64);
-    const routes = await planRoutes(client, ranges, { keyspace, localDc: settings.dc });
-    expect(routes).toHaveLength(ranges.length);
+    const router = readRouter(client.hosts.values(), { keyspace, localDc: settings.dc, replication: await readReplication(session, keyspace) });
     const count = `SELECT count(*) FROM ${keyspace}.kv WHERE token(id) > ? AND token(id) <= ?`;
-    let viaToken = 0;
-    let viaPin = 0;
-    for (const route of routes) {
-      const [replica] = route.replicas;
-      expect(route.replicas).toHaveLength(1);
-      const params = [route.range.start, route.range.end];
-
-      // Token-aware: the driver's typings say routingKey is a Buffer; its encoder also accepts a Token.
-      policy.plans.length = 0;
-      const rs = await execute(count, params, route.options);
-      expect(policy.plans).toHaveLength(1);
-      const plan = policy.plans[0];
-      expect(plan?.keyspace).toBe(keyspace);
-      expect(String(plan?.routingKey)).toBe(formatToken(route.range.end));
-      expect(client.getReplicas(keyspace, plan?.routingKey as Buffer).map((h) => h.address)).toEqual([replica?.address]);
-      expect(plan?.first).toBe(replica?.address);
-      expect(rs.info.queriedHost).toBe(replica?.address);
-      viaToken += Number(rs.first().get(0));
-
-      // Pinned: a one-host plan that bypasses the policy.
-      const pinned = pinnedOptionsFor(route, 0);
-      expect(pinned?.host).toBe(replica);
-      policy.plans.length = 0;
-      const pinnedRs = await execute(count, params, pinned ?? {});
-      expect(policy.plans).toHaveLength(0);
-      expect(pinnedRs.info.queriedHost).toBe(replica?.address);
-      viaPin += Number(pinnedRs.first().get(0));
+    const [only] = client.hosts.values();
+    let total = 0;
+    for (const range of ranges) {
+      const route = router.route(range);
+      expect(route.localReplicas).toEqual([only?.address]);
+      const attempt = route.attempt(1);
+      expect(attempt?.routing).toEqual({ host: only });
+      const rs = await execute(count, [range.start, range.end], attempt?.routing ?? {});
+      expect(rs.info.queriedHost).toBe(only?.address);
+      total += Number(rs.first().get(0));
     }
-    expect(viaToken).toBe(KEYS);
-    expect(viaPin).toBe(KEYS);
+    expect(total).toBe(KEYS);
+    await expect(readReplication(session, 'no_such_keyspace')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
   it('splits the rows exactly when ranges start and end at real keys’ tokens', async () => {

@@ -37,6 +37,8 @@ export interface DatasetOptions {
   readonly wideRows?: number;
   readonly smallPartitions?: number;
   readonly rowsPerSmallPartition?: number;
+  /** The keyspace's replication as CQL; default `{'class': 'SimpleStrategy', 'replication_factor': 1}`. */
+  readonly replication?: string;
 }
 
 /** Creates and fills the keyspace. Takes ~10 s for the default 100,000 rows on two cores. */
@@ -44,7 +46,7 @@ export async function createDataset(client: cassandra.Client, keyspace: string, 
   const wideRows = options.wideRows ?? 12_000;
   const smallPartitions = options.smallPartitions ?? 8_800;
   const perSmall = options.rowsPerSmallPartition ?? 10;
-  await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+  await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${options.replication ?? "{'class': 'SimpleStrategy', 'replication_factor': 1}"}`);
   await client.execute(`CREATE TABLE ${keyspace}.events (pk int, ck int, payload blob, note text, PRIMARY KEY (pk, ck))`);
   await client.execute(`CREATE TABLE ${keyspace}.profiles (pk int, ck int, tier text static, score int, PRIMARY KEY (pk, ck))`);
   await client.execute(`CREATE TABLE ${keyspace}.keys_only (pk int, ck text, PRIMARY KEY (pk, ck))`);

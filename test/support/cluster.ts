@@ -9,11 +9,19 @@ import type { ClusterSettings } from './settings.js';
 
 const servicesScript = fileURLToPath(new URL('../../scripts/services', import.meta.url));
 
-/** A plain client of the cluster with `dc` (dc1 by default) as its local datacenter. Callers shut it down. */
+/**
+ * A plain client of the cluster with `dc` (dc1 by default) as its local datacenter, writing and
+ * reading at LOCAL_QUORUM like cassette (the driver's LOCAL_ONE would let a test's seed writes be
+ * invisible to a LOCAL_QUORUM read right after a node restart). Callers shut it down.
+ */
 export function clusterClient(settings: ClusterSettings, options: { dc?: string; keyspace?: string } = {}): cassandra.Client {
   return new cassandra.Client({
     contactPoints: settings.hosts.map((h) => `${h}:${settings.port}`),
+    // Peers found through system.peers get this port, not the driver's 9042: with a port offset the
+    // addresses 127.0.0.2-5 also answer on 9042 — another cluster.
+    protocolOptions: { port: settings.port },
     localDataCenter: options.dc ?? settings.dc,
+    queryOptions: { consistency: cassandra.types.consistencies.localQuorum },
     ...(options.keyspace === undefined ? {} : { keyspace: options.keyspace }),
   });
 }

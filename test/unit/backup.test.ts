@@ -212,8 +212,8 @@ describe('runBackup over a fake cluster and an in-memory repository', () => {
     const err = await failure(runBackup({ ...REQUEST, attempts: 2 }, deps));
     const id = backupIdIn(store);
     expect(err.code).toBe('CLUSTER_UNAVAILABLE');
-    expect(err.message).toBe(`backup ${id} stopped: the cluster failed a range read after every retry (Operation timed out)`);
-    expect(err.hint).toBe(`check the cluster's health (nodetool status), then resume with: ${resumeHint(id)}`);
+    expect(err.message).toBe('could not read a range 0 (-9223372036854775808, -4611686018427387904] after 2 attempts: Operation timed out; replicas: none known');
+    expect(err.hint).toBe(`check the cluster's health (nodetool status); then resume with: ${resumeHint(id)}`);
   });
 
   it('keeps the code of a repository outage mid-run and adds the resume command to its hint', async () => {

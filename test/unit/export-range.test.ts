@@ -6,6 +6,8 @@ import { backupFolder, chunkKey, markerKey } from '../../src/manifest/keys.js';
 import { readMarkers } from '../../src/manifest/repository.js';
 import { exportRange, type ExportRangeDeps, type ExportRangeSettings, type RangeJob } from '../../src/pipeline/export/export-range.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
+import type { RangeRoute } from '../../src/cassandra/ring/read-routes.js';
+import cassandra from 'cassandra-driver';
 import { readAll } from '../support/blob-store-contract.js';
 import { FakeSession, operationTimedOut, row, tokenRangeRows, type TokenedRow } from '../support/fakes/fake-session.js';
 import { tempFaultyStore, type FaultyStore } from '../support/fakes/faulty-store.js';
@@ -61,6 +63,20 @@ function deps(s: FakeSession, store: BlobStore): Recorded {
   };
 }
 
+/** A route over `nodes` (all up unless listed in `down`): attempt n pins the n-th up node, cycling. */
+function fakeRoute(nodes: readonly string[], down: ReadonlySet<string> = new Set()): RangeRoute {
+  const up = (): string[] => nodes.filter((n) => !down.has(n));
+  return {
+    localReplicas: nodes,
+    attempt: (n) => {
+      const node = up()[(n - 1) % Math.max(1, up().length)];
+      return node === undefined ? undefined : { routing: { pinned: node }, node };
+    },
+    describe: () => nodes.map((n) => `${n} (dc1, ${down.has(n) ? 'down' : 'up'})`).join(', '),
+    down: () => nodes.filter((n) => down.has(n)).map((n) => `${n} (dc1)`),
+  };
+}
+
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /** The attempt id in a chunk key `data/t/00007-<attempt>-<seq>.ndjson.gz`. */
@@ -92,7 +108,7 @@ describe('exportRange', () => {
   it('writes the range as chunks of one attempt, then its marker', async () => {
     const s = session();
     const r = deps(s, store);
-    const marker = await exportRange({ ...job, routing: { pinned: 'replica-1' } }, settings, r.deps);
+    const marker = await exportRange({ ...job, route: fakeRoute(['replica-1']) }, settings, r.deps);
 
     expect(marker).toMatchObject({
       formatVersion: 1, table: 't', index: 7, start: '-100', end: '100', rows: 10, readAt: '2026-11-22T12:52:01.250Z',
@@ -219,11 +235,48 @@ describe('exportRange', () => {
     expect(s.calls).toHaveLength(1);
   });
 
+  it('retries each attempt on the next up replica and reports which node read the range', async () => {
+    const s = session().failCall(1).failCall(2);
+    const r = deps(s, store);
+    const read: string[] = [];
+    const marker = await exportRange({ ...job, route: fakeRoute(['a', 'b', 'c'], new Set(['b'])) }, settings, { ...r.deps, onRead: (node) => read.push(node) });
+    expect(marker.rows).toBe(10);
+    const firstPages = s.calls.filter((c) => c.options.pageState === undefined);
+    expect(firstPages.map((c) => (c.options.routing as { pinned: string }).pinned)).toEqual(['a', 'c', 'a']);
+    expect(r.retries.map((line) => line.replace(/in \d+ ms/, 'in N ms'))).toEqual([
+      't range 7: attempt 1 failed (Operation timed out); re-reading the range in N ms on c',
+      't range 7: attempt 2 failed (Operation timed out); re-reading the range in N ms on a',
+    ]);
+    expect(read).toEqual(['a']);
+  });
+
+  it('names the range and its down replicas when the retries run out (CLUSTER_UNAVAILABLE)', async () => {
+    const last = new Error('Cannot achieve consistency level LOCAL_QUORUM');
+    const s = session().failWhen(() => true, last, Number.POSITIVE_INFINITY);
+    const r = deps(s, store);
+    const err = await exportRange({ ...job, route: fakeRoute(['a', 'b', 'c'], new Set(['b', 'c'])) }, { ...settings, attempts: 2 }, r.deps).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CassetteError);
+    expect(err).toMatchObject({ code: 'CLUSTER_UNAVAILABLE', cause: last });
+    expect((err as CassetteError).message).toBe('could not read t range 7 (-100, 100] after 2 attempts: Cannot achieve consistency level LOCAL_QUORUM; replicas: a (dc1, up), b (dc1, down), c (dc1, down)');
+    expect((err as CassetteError).hint).toMatch(/^replicas b \(dc1\), c \(dc1\) are down: bring them back/);
+  });
+
+  it('fails at once, with its own message, on a read the cluster refuses as invalid', async () => {
+    const refused = new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.invalid, 'Cannot use selection function writeTime on non-frozen collection l');
+    const s = session().failCall(1, refused);
+    const r = deps(s, store);
+    const err = await exportRange(job, settings, r.deps).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INVALID_INPUT', cause: refused });
+    expect((err as CassetteError).message).toBe('the cluster refused the read of t range 7 (-100, 100]: Cannot use selection function writeTime on non-frozen collection l');
+    expect(r.retries).toEqual([]);
+    expect(s.calls).toHaveLength(1);
+  });
+
   it('gives up after `attempts` attempts with the last error, writing no marker', async () => {
     const last = operationTimedOut();
     const s = session().failCall(1).failCall(2).failCall(3, last);
     const r = deps(s, store);
-    await expect(exportRange(job, { ...settings, attempts: 3 }, r.deps)).rejects.toBe(last);
+    await expect(exportRange(job, { ...settings, attempts: 3 }, r.deps)).rejects.toMatchObject({ code: 'CLUSTER_UNAVAILABLE', cause: last });
     expect(s.calls).toHaveLength(3);
     expect(s.calls.every((c) => c.options.pageState === undefined)).toBe(true);
     expect(r.retries.map((line) => line.replace(/\d+ ms$/, 'N ms'))).toEqual([

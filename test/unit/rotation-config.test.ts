@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveRotationConnection, resolveRotationRepository } from '../../src/cli/rotation-flags.js';
 import { loadRotationConfig, parseRotationConfig } from '../../src/config/rotation-config.js';
-import type { RotationConfig } from '../../src/config/rotation-types.js';
+import type { RotationConfig, TableRotation } from '../../src/config/rotation-types.js';
+import { tableLevels } from '../../src/config/table-settings.js';
 import { CassetteError } from '../../src/errors.js';
 
 const FILE = '/etc/cassette/rekey.yaml';
@@ -76,7 +77,7 @@ describe('parseRotationConfig: cassandra-rekey config.yaml', () => {
         },
         {
           name: 'accounts', partitionKey: ['account_id'], encryptedColumns: ['account_number'],
-          chunks: 1024, preserveTtl: true, preserveWritetime: true, useLwtGuard: false, consistency: { read: 'LOCAL_QUORUM', write: 'LOCAL_QUORUM' },
+          chunks: 1024, preserveTtl: true, preserveWritetime: true, useLwtGuard: false, consistency: {},
         },
       ],
       execution: { workers: 16, readP99ThresholdMs: 50, pauseOnBackpressure: true },
@@ -117,14 +118,16 @@ execution:
       cluster: { contactPoints: [], port: 9042, keyspace: 'ks' },
       provider: { type: 'fernet', newKey: { source: { env: 'NEW' } }, oldKeys: [{ source: { env: 'OLD' } }], options: {} },
       keyVersionColumn: 'key_version',
-      tables: [{ name: 't', encryptedColumns: ['c'], preserveTtl: true, preserveWritetime: true, useLwtGuard: false, consistency: { read: 'LOCAL_QUORUM', write: 'LOCAL_QUORUM' } }],
+      tables: [{ name: 't', encryptedColumns: ['c'], preserveTtl: true, preserveWritetime: true, useLwtGuard: false, consistency: {} }],
       execution: { workers: 4, pauseOnBackpressure: false },
     } satisfies RotationConfig);
   });
 
-  it('uppercases consistency levels written in any case and fills the one left out', () => {
+  it('uppercases consistency levels written in any case and leaves the one left out to the connection (--consistency)', () => {
     const config = parse(minimal({ tables: 'tables: [{name: t, encrypted_columns: [c], consistency: {read: local_one}}]' }));
-    expect(config.tables[0]?.consistency).toEqual({ read: 'LOCAL_ONE', write: 'LOCAL_QUORUM' });
+    expect(config.tables[0]?.consistency).toEqual({ read: 'LOCAL_ONE' });
+    expect(tableLevels(config.tables[0] as TableRotation, { consistency: 'EACH_QUORUM' })).toEqual({ read: 'LOCAL_ONE', write: 'EACH_QUORUM' });
+    expect(tableLevels(parse(minimal()).tables[0] as TableRotation, { consistency: 'ALL' })).toEqual({ read: 'ALL', write: 'ALL' });
   });
 });
 
@@ -415,27 +418,27 @@ ${minimal().split('\n').slice(1).join('\n')}`, join(dir, 'rekey.yaml'));
 
   it('takes the config file when neither flags nor environment say otherwise', () => {
     expect(resolveRotationConnection(config(), {}, {})).toEqual({
-      hosts: ['cass-1', 'cass-2:9142'], port: 9043, dc: 'dc1', username: 'rotator', password: 'from-config', consistency: 'LOCAL_QUORUM', requestTimeoutMs: 30_000,
+      hosts: ['cass-1', 'cass-2:9142'], port: 9043, dc: 'dc1', username: 'rotator', password: 'from-config', consistency: 'LOCAL_QUORUM', serialConsistency: 'LOCAL_SERIAL', requestTimeoutMs: 30_000,
     });
   });
 
   it('lets the environment override the config file', () => {
-    const env = { CASSETTE_HOSTS: 'env-1,env-2', CASSETTE_PORT: '9050', CASSETTE_DC: 'dc2', CASSETTE_USERNAME: 'ops', CASSETTE_PASSWORD: 'from-env', CASSETTE_CONSISTENCY: 'quorum' };
+    const env = { CASSETTE_HOSTS: 'env-1,env-2', CASSETTE_PORT: '9050', CASSETTE_DC: 'dc2', CASSETTE_USERNAME: 'ops', CASSETTE_PASSWORD: 'from-env', CASSETTE_CONSISTENCY: 'quorum', CASSETTE_SERIAL_CONSISTENCY: 'serial' };
     expect(resolveRotationConnection(config(), {}, env)).toEqual({
-      hosts: ['env-1', 'env-2'], port: 9050, dc: 'dc2', username: 'ops', password: 'from-env', consistency: 'QUORUM', requestTimeoutMs: 30_000,
+      hosts: ['env-1', 'env-2'], port: 9050, dc: 'dc2', username: 'ops', password: 'from-env', consistency: 'QUORUM', serialConsistency: 'SERIAL', requestTimeoutMs: 30_000,
     });
   });
 
   it('lets flags override the environment', () => {
-    const env = { CASSETTE_HOSTS: 'env-1', CASSETTE_PORT: '9050', CASSETTE_DC: 'dc2', CASSETTE_USERNAME: 'ops', CASSETTE_PASSWORD: 'from-env' };
-    const flags = { hosts: 'flag-1', port: '9060', dc: 'dc3', username: 'admin', passwordFile: join(dir, 'flag.pw'), consistency: 'one' };
+    const env = { CASSETTE_HOSTS: 'env-1', CASSETTE_PORT: '9050', CASSETTE_DC: 'dc2', CASSETTE_USERNAME: 'ops', CASSETTE_PASSWORD: 'from-env', CASSETTE_SERIAL_CONSISTENCY: 'SERIAL' };
+    const flags = { hosts: 'flag-1', port: '9060', dc: 'dc3', username: 'admin', passwordFile: join(dir, 'flag.pw'), consistency: 'one', serialConsistency: 'local_serial' };
     expect(resolveRotationConnection(config(), flags, env)).toEqual({
-      hosts: ['flag-1'], port: 9060, dc: 'dc3', username: 'admin', password: 'from-flag', consistency: 'ONE', requestTimeoutMs: 30_000,
+      hosts: ['flag-1'], port: 9060, dc: 'dc3', username: 'admin', password: 'from-flag', consistency: 'ONE', serialConsistency: 'LOCAL_SERIAL', requestTimeoutMs: 30_000,
     });
   });
 
   it('falls back to the defaults when the config has no cluster settings', () => {
-    expect(resolveRotationConnection(parse(minimal()), {}, {})).toEqual({ hosts: ['127.0.0.1'], port: 9042, consistency: 'LOCAL_QUORUM', requestTimeoutMs: 30_000 });
+    expect(resolveRotationConnection(parse(minimal()), {}, {})).toEqual({ hosts: ['127.0.0.1'], port: 9042, consistency: 'LOCAL_QUORUM', serialConsistency: 'LOCAL_SERIAL', requestTimeoutMs: 30_000 });
   });
 
   it('names the config file when its password file cannot be read', () => {

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
 import { CassetteError } from '../../errors.js';
-import type { ConnectionOptions } from './options.js';
-import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from './session.js';
+import { CONSISTENCY_NAMES, DEFAULT_SERIAL_CONSISTENCY, SERIAL_CONSISTENCY_NAMES, type ConnectionOptions, type ConsistencyLevels } from './options.js';
+import { SYSTEM_READ, type BatchStatement, type CqlWriteSession, type QueryOptions, type QueryResult } from './session.js';
 import { installNullListElementFix } from '../values/driver-list-decoding.js';
 import { DRIVER_ENCODING } from '../values/value-codec.js';
 
@@ -17,6 +17,10 @@ export interface Connection {
   readonly client: cassandra.Client;
   /** The consistency level's driver code. */
   readonly consistency: number;
+  /** The serial consistency level's driver code (LWT). */
+  readonly serialConsistency: number;
+  /** Both levels by name, for reports. */
+  readonly levels: ConsistencyLevels;
   readonly dc: string;
   close(): Promise<void>;
 }
@@ -29,14 +33,39 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
-/** Driver code for a consistency name; INVALID_INPUT for unknown names. */
+/**
+ * Driver code for a consistency level of reads and writes (CONSISTENCY_NAMES, any case);
+ * INVALID_INPUT for anything else — SERIAL and LOCAL_SERIAL included: they are serial levels.
+ */
 export function consistencyCode(name: string): number {
-  const code = (cassandra.types.consistencies as unknown as Record<string, number | undefined>)[toDriverName(name)];
-  if (code === undefined) {
+  const upper = name.toUpperCase();
+  if (!(CONSISTENCY_NAMES as readonly string[]).includes(upper)) {
+    const serial = (SERIAL_CONSISTENCY_NAMES as readonly string[]).includes(upper);
     throw new CassetteError('INVALID_INPUT', `unknown consistency level "${name}"`, {
-      hint: 'use one of ONE, LOCAL_ONE, QUORUM, LOCAL_QUORUM, EACH_QUORUM, ALL',
+      hint: serial ? `${upper} is a serial consistency level: set it with --serial-consistency` : `use one of ${CONSISTENCY_NAMES.join(', ')}`,
     });
   }
+  return driverCode(upper);
+}
+
+/** Driver code for a serial consistency level (LOCAL_SERIAL or SERIAL, any case); INVALID_INPUT for anything else. */
+export function serialConsistencyCode(name: string): number {
+  const upper = name.toUpperCase();
+  if (!(SERIAL_CONSISTENCY_NAMES as readonly string[]).includes(upper)) {
+    throw new CassetteError('INVALID_INPUT', `unknown serial consistency level "${name}"`, { hint: `use ${SERIAL_CONSISTENCY_NAMES.join(' or ')}` });
+  }
+  return driverCode(upper);
+}
+
+/** The CQL name of a driver consistency code (`LOCAL_QUORUM` for 6), for reports. */
+export function consistencyName(code: number): string {
+  const names = (cassandra.types as unknown as { consistencyToString: Readonly<Record<number, string | undefined>> }).consistencyToString;
+  return names[code] ?? `level ${code}`;
+}
+
+function driverCode(upper: string): number {
+  const code = (cassandra.types.consistencies as unknown as Record<string, number | undefined>)[toDriverName(upper)];
+  if (code === undefined) throw new Error(`internal: the driver has no consistency level ${upper}`);
   return code;
 }
 
@@ -51,7 +80,12 @@ function baseOptions(options: ConnectionOptions): cassandra.ClientOptions {
     protocolOptions: { port: options.port },
     socketOptions: { connectTimeout: Math.min(options.requestTimeoutMs, 10_000), readTimeout: options.requestTimeoutMs },
     encoding: DRIVER_ENCODING,
-    queryOptions: { consistency: consistencyCode(options.consistency), prepare: true },
+    // Client-wide defaults: any statement without its own level runs at the connection's.
+    queryOptions: {
+      consistency: consistencyCode(options.consistency),
+      serialConsistency: serialConsistencyCode(options.serialConsistency ?? DEFAULT_SERIAL_CONSISTENCY),
+      prepare: true,
+    },
   };
   if (options.username !== undefined) {
     if (options.password === undefined) {
@@ -101,7 +135,7 @@ async function discoverDc(options: ConnectionOptions): Promise<string> {
   });
   try {
     await probe.connect();
-    const row = (await probe.execute('SELECT data_center FROM system.local')).first();
+    const row = (await probe.execute('SELECT data_center FROM system.local', [], { ...SYSTEM_READ })).first();
     return row.get('data_center') as string;
   } finally {
     await probe.shutdown().catch(() => undefined);
@@ -145,10 +179,13 @@ export async function connect(options: ConnectionOptions): Promise<Connection> {
     throw clusterUnavailable(options, err);
   }
   const connected = client;
+  const serial = (options.serialConsistency ?? DEFAULT_SERIAL_CONSISTENCY).toUpperCase();
   return {
     session: new DriverSession(connected),
     client: connected,
     consistency: consistencyCode(options.consistency),
+    serialConsistency: serialConsistencyCode(serial),
+    levels: { consistency: options.consistency.toUpperCase(), serialConsistency: serial },
     dc,
     close: () => connected.shutdown(),
   };

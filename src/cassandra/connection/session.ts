@@ -26,8 +26,13 @@ export interface QueryOptions {
   readonly prepare?: boolean;
   readonly fetchSize?: number;
   readonly pageState?: string;
-  /** Consistency level as the driver's numeric code (types.consistencies). */
+  /**
+   * Consistency level as the driver's numeric code (types.consistencies); absent: the connection's
+   * level (--consistency), the client-wide default.
+   */
   readonly consistency?: number;
+  /** Serial consistency of a conditional (LWT) write, as a driver code; absent: the connection's (--serial-consistency). */
+  readonly serialConsistency?: number;
   /** Marks the statement safe to retry or speculatively execute. */
   readonly isIdempotent?: boolean;
   /**
@@ -36,6 +41,13 @@ export interface QueryOptions {
    */
   readonly routing?: object;
 }
+
+/**
+ * The options of every read of a node-local system table (system.local, system.peers,
+ * system_schema.*, system.size_estimates): consistency ONE (code 1 of the native protocol), see
+ * SYSTEM_READ_CONSISTENCY in options.ts for why.
+ */
+export const SYSTEM_READ: QueryOptions = Object.freeze({ prepare: true, consistency: 1 });
 
 /** One statement of a batch. */
 export interface BatchStatement {

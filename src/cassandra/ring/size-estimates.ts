@@ -3,7 +3,7 @@
  * `system.size_estimates` per node for its local primary ranges, refreshed every few minutes; it is
  * empty for a table created moments ago. Good enough to size ranges, never used for correctness.
  */
-import type { CqlSession } from '../connection/session.js';
+import { SYSTEM_READ, type CqlSession } from '../connection/session.js';
 
 /**
  * Estimated bytes of one replica of `keyspace.table` across the cluster: the contact node's
@@ -14,6 +14,7 @@ export async function estimateTableBytes(session: CqlSession, keyspace: string, 
   const result = await session.execute(
     'SELECT mean_partition_size, partitions_count FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?',
     [keyspace, table],
+    SYSTEM_READ,
   );
   let bytes = 0;
   for (const row of result.rows) {

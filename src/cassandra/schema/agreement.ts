@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CassetteError } from '../../errors.js';
-import type { CqlSession } from '../connection/session.js';
+import { SYSTEM_READ, type CqlSession } from '../connection/session.js';
 
 /** Options of {@link waitForSchemaAgreement}. */
 export interface SchemaAgreementOptions {
@@ -54,8 +54,8 @@ export async function waitForSchemaAgreement(session: CqlSession, options: Schem
 /** Schema version → the nodes reporting it (`coordinator` for the node that answered the system.local read). */
 export async function schemaVersions(session: CqlSession): Promise<Map<string, string[]>> {
   const [local, peers] = await Promise.all([
-    session.execute('SELECT schema_version FROM system.local', [], { prepare: true }),
-    session.execute('SELECT peer, schema_version FROM system.peers', [], { prepare: true }),
+    session.execute('SELECT schema_version FROM system.local', [], SYSTEM_READ),
+    session.execute('SELECT peer, schema_version FROM system.peers', [], SYSTEM_READ),
   ]);
   const versions = new Map<string, string[]>();
   const add = (version: unknown, node: string): void => {

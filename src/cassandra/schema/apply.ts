@@ -14,7 +14,7 @@ import { captureKeyspace } from './capture.js';
 import type { KeyspaceSchema } from './model.js';
 import { plannedKeyspace, planSchema, type PlanSchemaOptions, type SchemaPlan } from './plan.js';
 import { DEFAULT_AGREEMENT_TIMEOUT_MS, waitForSchemaAgreement } from './agreement.js';
-import type { CqlSession } from '../connection/session.js';
+import { SYSTEM_READ, type CqlSession } from '../connection/session.js';
 
 export { SCHEMA_MODES, type PlanSchemaOptions, type SchemaMode, type SchemaPlan } from './plan.js';
 
@@ -94,7 +94,7 @@ async function runUntilConflict(
 /** The target keyspace's schema, or undefined when it does not exist. */
 async function captureTarget(session: CqlSession, keyspace: string): Promise<KeyspaceSchema | undefined> {
   const found = await session.execute(
-    'SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace], { prepare: true },
+    'SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace], SYSTEM_READ,
   );
   return found.rows.length === 0 ? undefined : captureKeyspace(session, keyspace);
 }

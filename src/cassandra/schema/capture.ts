@@ -11,7 +11,7 @@ import type {
 } from './model.js';
 import { compareNames, orderColumns, typesInDependencyOrder } from './model.js';
 import { renderIndexCql, renderTableCql, renderViewCql } from './render.js';
-import type { CqlSession, QueryRow } from '../connection/session.js';
+import { SYSTEM_READ, type CqlSession, type QueryRow } from '../connection/session.js';
 
 export * from './model.js';
 
@@ -117,7 +117,7 @@ async function selectAll(session: CqlSession, cql: string, params: readonly unkn
   const rows: QueryRow[] = [];
   let pageState: string | undefined;
   do {
-    const result = await session.execute(cql, params, { prepare: true, ...(pageState === undefined ? {} : { pageState }) });
+    const result = await session.execute(cql, params, { ...SYSTEM_READ, ...(pageState === undefined ? {} : { pageState }) });
     rows.push(...result.rows);
     pageState = result.pageState;
   } while (pageState !== undefined);

@@ -50,6 +50,8 @@ export interface SchemaPlan {
   readonly existing: readonly string[];
   /** Things worth telling the operator that do not stop the restore (a differing TTL default, …). */
   readonly notes: readonly string[];
+  /** The keyspace's replication: the one it is created with (`created`), or the one it already has. */
+  readonly replication: { readonly created: boolean; readonly map: Readonly<Record<string, string>> };
   /** The planning inputs, so applySchema can plan again after a concurrent creation. */
   readonly request: { readonly source: KeyspaceSchema; readonly options: PlanSchemaOptions };
 }
@@ -90,7 +92,8 @@ export function planSchema(source: KeyspaceSchema, current: KeyspaceSchema | und
   const incompatible = all('incompatible');
   const missing = all('missing');
   if (incompatible.length > 0 || missing.length > 0) throw refusal(mode, incompatible, missing);
-  return { keyspace: ks, statements: all('statements'), existing: all('existing'), notes: all('notes'), request: { source, options } };
+  const replication = current === undefined ? { created: true, map: wanted.replication } : { created: false, map: current.replication };
+  return { keyspace: ks, statements: all('statements'), existing: all('existing'), notes: all('notes'), replication, request: { source, options } };
 }
 
 /**

@@ -36,8 +36,10 @@ function formatBackupReport(r: BackupReport): string {
     `backup ${r.backupId} complete: keyspace ${r.keyspace}, ${r.tables.length} tables, ${r.ranges} ranges, ${r.chunks} chunks, ` +
       `${r.rows.toLocaleString('en-US')} rows, ${formatBytes(r.bytes)} in ${r.repository}`,
     `this run: ${r.rowsThisRun.toLocaleString('en-US')} rows in ${(r.durationMs / 1000).toFixed(1)} s (${r.rowsPerSecond.toLocaleString('en-US')} rows/s)` +
-      (r.resumed ? ', resumed' : ''),
+      `, read at ${r.consistency}${r.resumed ? ', resumed' : ''}`,
   ];
+  const byNode = Object.entries(r.rangesByNode);
+  if (byNode.length > 0) lines.push(`ranges read per node: ${byNode.map(([node, n]) => `${node} ${n}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
 

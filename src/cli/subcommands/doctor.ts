@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_SAMPLE, firstFailure, runDoctor, type DoctorDeps, type DoctorReport } from '../../commands/doctor.js';
 import type { CheckStatus } from '../../commands/doctor-checks.js';
 import { loadRotationConfig } from '../../config/rotation-config.js';
+import { DEFAULT_SERIAL_CONSISTENCY, type ConsistencyLevels } from '../../cassandra/connection/options.js';
 import { CassetteError } from '../../errors.js';
 import { connectCluster, openRepository, type ClusterHandle } from '../compose.js';
 import type { ProgramContext } from '../context.js';
@@ -13,7 +14,7 @@ const MARKS: Readonly<Record<CheckStatus, string>> = { ok: '✓', warn: '!', fai
 
 /** One line per check (`✓`, `!` or `✗`, the check's id, its message), hints indented below, then a summary. */
 export function formatDoctorReport(report: DoctorReport): string {
-  const lines: string[] = [`doctor: ${report.config}, keyspace ${report.keyspace}`];
+  const lines: string[] = [`doctor: ${report.config}, keyspace ${report.keyspace}`, formatLevels(report.consistency)];
   for (const c of report.checks) {
     lines.push(`${MARKS[c.status]} ${c.id.padEnd(24)} ${c.message}`);
     if (c.hint !== undefined && c.status !== 'ok') lines.push(`  ${' '.repeat(24)} hint: ${c.hint}`);
@@ -25,6 +26,12 @@ export function formatDoctorReport(report: DoctorReport): string {
     ? `ready to rotate: ${count('ok')} checks ok, ${warnings}`
     : `not ready: ${failed} check${failed === 1 ? '' : 's'} failed, ${warnings}, ${count('ok')} ok`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `consistency: users read LOCAL_QUORUM, write LOCAL_QUORUM; LWT serial LOCAL_SERIAL`. */
+export function formatLevels(levels: DoctorReport['consistency']): string {
+  const tables = levels.tables.map((t) => `${t.table} read ${t.read}, write ${t.write}`).join('; ');
+  return `consistency: ${tables === '' ? 'no tables' : tables}; LWT serial ${levels.serialConsistency}`;
 }
 
 export function registerDoctor(program: Command, context: ProgramContext): void {
@@ -48,15 +55,18 @@ export function registerDoctor(program: Command, context: ProgramContext): void 
     }
     let cluster: ClusterHandle | undefined;
     let session: DoctorDeps['session'];
+    let levels: ConsistencyLevels | undefined;
     try {
-      cluster = await connectCluster(resolveRotationConnection(config, flags, context.env));
+      const connection = resolveRotationConnection(config, flags, context.env);
+      levels = { consistency: connection.consistency, serialConsistency: connection.serialConsistency ?? DEFAULT_SERIAL_CONSISTENCY };
+      cluster = await connectCluster(connection);
       session = cluster.session;
     } catch (err) {
       session = { unavailable: err };
     }
     let report: DoctorReport;
     try {
-      report = await runDoctor(config, { session, store, env: context.env, now: Date.now }, { sample });
+      report = await runDoctor(config, { session, store, env: context.env, now: Date.now, ...(levels === undefined ? {} : { levels }) }, { sample });
     } finally {
       await cluster?.close();
     }

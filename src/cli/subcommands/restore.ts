@@ -4,6 +4,7 @@ import { runRestore, type RestoreReport } from '../../commands/restore.js';
 import { formatStatus, runStatus } from '../../commands/status.js';
 import { silentProgress } from '../../commands/progress.js';
 import type { Guard } from '../../cassandra/writes/row-writes.js';
+import { describeReplication } from '../../cassandra/schema/replication.js';
 import { CassetteError } from '../../errors.js';
 import { parseByteSize, resumeCommand } from './backup.js';
 import { openRepository, withCluster } from '../compose.js';
@@ -30,6 +31,27 @@ export function parseReplication(value: string): Record<string, string> {
   return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
 }
 
+/**
+ * `--dc-map dc1:datacenter1,dc2:datacenter1` → source datacenter → target datacenter. USAGE for
+ * an empty map, an entry that is not `SRC:DST`, or a source named twice.
+ */
+export function parseDcMap(value: string): Map<string, string> {
+  const map = new Map<string, string>();
+  const example = 'e.g. --dc-map dc1:datacenter1,dc2:datacenter1';
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.every((entry) => entry === '')) throw new CassetteError('USAGE', `--dc-map must list SRC:DST pairs, ${example}`);
+  for (const entry of entries) {
+    const parts = entry.split(':').map((part) => part.trim());
+    const [source, target] = parts;
+    if (parts.length !== 2 || !source || !target || [source, target].some((dc) => dc === 'class' || dc === 'replication_factor')) {
+      throw new CassetteError('USAGE', `--dc-map entry "${entry}" is not SRC:DST (two datacenter names), ${example}`);
+    }
+    if (map.has(source)) throw new CassetteError('USAGE', `--dc-map maps datacenter "${source}" twice`);
+    map.set(source, target);
+  }
+  return map;
+}
+
 function parseGuard(flags: Flags): Guard {
   const kind = typeof flags.guard === 'string' ? flags.guard : 'none';
   if (kind === 'none' || kind === 'timestamp') return { kind };
@@ -50,6 +72,10 @@ function formatRestoreReport(r: RestoreReport): string {
     `${(r.durationMs / 1000).toFixed(1)} s, ${r.rowsPerSecond.toLocaleString('en-US')} rows/s, ${(r.bytesPerSecond / 1024 / 1024).toFixed(1)} MB/s` +
       (r.verified === undefined ? '' : r.verified ? ', verified: row counts match' : ''),
   ];
+  const replication = describeReplication(r.replication.map);
+  lines.push(r.replication.created ? `keyspace ${r.targetKeyspace} created with replication ${replication}`
+    : `keyspace ${r.targetKeyspace} already existed with replication ${replication}; it was kept`);
+  lines.push(`consistency ${r.consistency}${r.guard === 'lwt' ? `, LWT serial consistency ${r.serialConsistency}` : ''}`);
   if (!r.writetimesPreserved) lines.push('note: --guard lwt writes at the LWT ballot time; original WRITETIMEs were not preserved');
   return `${lines.join('\n')}\n`;
 }
@@ -62,6 +88,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
     .option('--tables <list>', 'comma-separated tables (default: every table in the backup)')
     .option('--target-keyspace <name>', 'restore into this keyspace instead of the backed-up one')
     .option('--replication <json>', 'replication for a keyspace the restore creates, e.g. {"class":"SimpleStrategy","replication_factor":1}')
+    .option('--dc-map <map>', 'rename the datacenters of that replication (the backup\'s or --replication\'s), e.g. dc1:datacenter1,dc2:datacenter1')
     .option('--schema <mode>', 'create (missing keyspace, types, tables, indexes), skip, or require-existing', 'create')
     .option('--guard <mode>', 'none (empty targets), timestamp (writetime + 1 µs), or lwt (UPDATE … IF column = value)', 'none')
     .option('--guard-column <name>', 'with --guard lwt: the column the condition checks (e.g. key_version)')
@@ -90,6 +117,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
       ...(tables === undefined ? {} : { tables }),
       ...(str('targetKeyspace') === undefined ? {} : { targetKeyspace: str('targetKeyspace') as string }),
       ...(str('replication') === undefined ? {} : { replication: parseReplication(str('replication') as string) }),
+      ...(str('dcMap') === undefined ? {} : { dcMap: parseDcMap(str('dcMap') as string) }),
       schemaMode: schemaMode as 'create' | 'skip' | 'require-existing',
       guard: parseGuard(flags),
       ...(str('resume') === undefined ? {} : { resume: str('resume') as string }),

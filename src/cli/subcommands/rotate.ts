@@ -27,6 +27,7 @@ function formatRotateReport(r: RotateReport): string {
     ...r.tables.map((t) => `  ${t.name}: ${n(t.valuesRotated)} values re-encrypted in ${n(t.rowsChanged)} rows, ${n(t.rowsSkipped)} rows already at the new version, ` +
       `${n(t.raced)} raced (left to the application, rotated in a later round), ${n(t.valuesQuarantined)} quarantined`),
     `${(r.durationMs / 1000).toFixed(1)} s, ${n(r.rowsPerSecond)} rows/s written back`,
+    `consistency: ${r.consistency.map((t) => `${t.table} read ${t.read}, write ${t.write}`).join('; ')}; LWT serial ${r.serialConsistency}`,
   ];
   if (!r.writetimesPreserved) lines.push('note: the LWT guard (or preserve_writetime: false) writes at the current time; original WRITETIMEs + 1 µs were not kept');
   return `${lines.join('\n')}\n`;
@@ -70,7 +71,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
     const progress = json ? silentProgress : progressForStderr();
     await withCluster(resolveRotationConnection(config, flags, context.env), async (cluster) => {
       // The doctor's checks run first; any failure stops the job before it plans or writes.
-      const preflight = await runDoctor(config, { session: cluster.session, store, env: context.env, now: Date.now }, { sample: 0 });
+      const preflight = await runDoctor(config, { session: cluster.session, store, env: context.env, now: Date.now, levels: cluster.levels }, { sample: 0 });
       for (const check of preflight.checks) if (check.status === 'warn') progress.note(`warning: ${check.message}`);
       assertRotationReady(preflight);
       const threads = positiveInt(stringFlag(flags, 'threads'), '--threads', availableParallelism(), { max: 256 });

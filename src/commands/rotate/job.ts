@@ -9,7 +9,9 @@ import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import { captureKeyspace, findTable } from '../../cassandra/schema/capture.js';
 import { canonicalJson, type KeyspaceSchema, type TableSchema } from '../../cassandra/schema/model.js';
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../../cassandra/ring/token-ranges.js';
+import type { ConsistencyLevels } from '../../cassandra/connection/options.js';
 import type { RotationConfig } from '../../config/rotation-types.js';
+import { tableLevels } from '../../config/table-settings.js';
 import type { ColumnCipher } from '../../crypto/cipher.js';
 import { CassetteError } from '../../errors.js';
 import { newBackupId } from '../../manifest/backup-id.js';
@@ -95,10 +97,24 @@ export async function findJob(store: BlobStore, fingerprint: string, jobId?: str
 export async function openJob(config: RotationConfig, schema: KeyspaceSchema, request: RotateRequest, deps: RotateDeps): Promise<{ job: RotationJob; resumed: boolean }> {
   const fingerprint = rotationFingerprint(config, deps.cipher);
   const found = request.newJob === true ? undefined : await findJob(deps.store, fingerprint, request.jobId);
-  if (found !== undefined) return { job: found, resumed: true };
+  if (found !== undefined) return { job: withRunLevels(found, config, deps.cluster.levels), resumed: true };
   const job = planJob(config, schema, deps.cipher, request, deps);
   await writeDocument(deps.store, rotationJobKey(job.jobId), job);
   return { job, resumed: false };
+}
+
+/**
+ * The job with each table's read and write levels as this run uses them — the config's, else this
+ * run's --consistency — not as an earlier run planned them: a resumed job follows the run resuming it.
+ */
+function withRunLevels(job: RotationJob, config: RotationConfig, levels: ConsistencyLevels): RotationJob {
+  return {
+    ...job,
+    tables: job.tables.map((table) => {
+      const rotation = config.tables.find((t) => t.name === table.name);
+      return rotation === undefined ? table : { ...table, consistency: tableLevels(rotation, levels) };
+    }),
+  };
 }
 
 function planJob(config: RotationConfig, schema: KeyspaceSchema, cipher: ColumnCipher, request: RotateRequest, deps: RotateDeps): RotationJob {
@@ -113,7 +129,7 @@ function planJob(config: RotationConfig, schema: KeyspaceSchema, cipher: ColumnC
       guard: rotation.useLwtGuard ? 'lwt' : 'timestamp',
       preserveTtl: rotation.preserveTtl,
       preserveWritetime: rotation.preserveWritetime,
-      consistency: { read: rotation.consistency.read, write: rotation.consistency.write },
+      consistency: tableLevels(rotation, deps.cluster.levels),
       schemaFingerprint: tableFingerprint(schema, table),
       ranges: splitRing(boundaries, count).map((r, index) => ({ index, start: formatToken(r.start), end: formatToken(r.end) })),
     };

@@ -13,7 +13,7 @@
  * backpressure monitor slows or pauses the write-back when the cluster's read p99 climbs (steering.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { consistencyCode } from '../../cassandra/connection/connect.js';
+import { consistencyCode, serialConsistencyCode } from '../../cassandra/connection/connect.js';
 import { requireMurmur3 } from '../../cassandra/ring/ring.js';
 import { rotationWriterFor } from '../../cassandra/writes/rotation-writes.js';
 import { captureKeyspace, findTable, partitionKeyColumns } from '../../cassandra/schema/capture.js';
@@ -55,12 +55,13 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
     maxChunkBytes: theJob.options.maxChunkBytes,
     readConsistency: consistencyCode(table.consistency.read),
     writeConsistency: consistencyCode(table.consistency.write),
-    serialConsistency: consistencyCode(table.consistency.write.startsWith('LOCAL_') ? 'LOCAL_SERIAL' : 'SERIAL'),
+    serialConsistency: serialConsistencyCode(cluster.levels.serialConsistency),
     batchBytes: request.batchBytes,
     attempts: request.attempts ?? 5,
     retryBaseDelayMs: request.retryBaseDelayMs ?? 1000,
   });
-  const works = new Map<string, Omit<RangeWork, 'round' | 'index' | 'range' | 'routing'>>();
+  const works = new Map<string, Omit<RangeWork, 'round' | 'index' | 'range' | 'route'>>();
+  const router = await cluster.readRouter(theJob.keyspace);
   for (const table of theJob.tables) {
     const tableSchema = findTable(schema, table.name) as TableSchema;
     const plan = plans.get(table.name) as RowRotationPlan;
@@ -103,8 +104,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
         const planned = table.ranges.find((r) => r.index === index);
         if (planned === undefined) throw new Error(`internal: no range ${index} in ${table.name}`);
         const range = toRange(planned);
-        const routing = cluster.routingFor(theJob.keyspace, range);
-        const outcome = await runRangeStages({ ...(works.get(table.name) as RangeWork), round, index, range, ...(routing === undefined ? {} : { routing }) }, settingsFor(table), {
+        const outcome = await runRangeStages({ ...(works.get(table.name) as RangeWork), round, index, range, route: router.route(range) }, settingsFor(table), {
           store, session, transformer: deps.transformer, gate, signal: deps.signal, now: deps.now, beforeWrite,
           onReject: (_table, _key, _reason) => {
             if (++rejected > request.maxErrors) throw tooManyRejects(jobId, request.maxErrors);
@@ -124,7 +124,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
 
       // Verification: every row of every table, by its key-version column.
       deps.progress.note(`rotation ${jobId}: verifying the key version of every row`);
-      const verified = await verifyRound(theJob, schema, round, quarantinedKeys, session, cluster, deps);
+      const verified = await verifyRound(theJob, schema, round, quarantinedKeys, session, router, deps);
       await writeDocument(store, verifiedKey(jobId, round), verified);
       round++;
       roundsThisRun++;
@@ -165,5 +165,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
     durationMs,
     rowsPerSecond: Math.round((writtenThisRun * 1000) / durationMs),
     writetimesPreserved: theJob.tables.every((t) => t.guard === 'timestamp' && t.preserveWritetime),
+    consistency: theJob.tables.map((t) => ({ table: t.name, read: t.consistency.read, write: t.consistency.write })),
+    serialConsistency: cluster.levels.serialConsistency,
   };
 }

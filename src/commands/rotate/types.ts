@@ -3,6 +3,7 @@
  * cluster and the rest of the world, and the report it resolves with. Kept apart so the job,
  * steering and verification files can name them without importing the command itself.
  */
+import type { ConsistencyLevels } from '../../cassandra/connection/options.js';
 import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import type { RotationConfig } from '../../config/rotation-types.js';
 import type { ColumnCipher } from '../../crypto/cipher.js';
@@ -32,8 +33,10 @@ export interface RotateRequest {
 }
 
 /** What rotate needs from the cluster: what a backup reads with, plus writes. */
-export interface RotateCluster extends Pick<BackupCluster, 'name' | 'partitioner' | 'nodes' | 'ringTokens' | 'routingFor'> {
+export interface RotateCluster extends Pick<BackupCluster, 'name' | 'partitioner' | 'nodes' | 'ringTokens' | 'readRouter'> {
   readonly session: CqlWriteSession;
+  /** The connection's levels: tables without their own `consistency` use them; LWT write-backs use its serial level. */
+  readonly levels: ConsistencyLevels;
 }
 
 export interface RotateDeps {
@@ -76,4 +79,8 @@ export interface RotateReport {
   readonly rowsPerSecond: number;
   /** LWT guard: WRITETIMEs are the Paxos ballot's, not the originals + 1 µs. */
   readonly writetimesPreserved: boolean;
+  /** Per table, the levels of its export and verification reads and of its write-back. */
+  readonly consistency: readonly { readonly table: string; readonly read: string; readonly write: string }[];
+  /** The serial level of LWT write-backs (tables with use_lwt_guard). */
+  readonly serialConsistency: string;
 }

@@ -16,10 +16,12 @@ import { verifiedKey } from '../../manifest/keys.js';
 import { readDocument } from '../../manifest/repository.js';
 import { VerifiedRound, type RotationJob } from '../../manifest/rotation-format.js';
 import { readRange } from '../../pipeline/export/read-range.js';
-import { forEachBounded } from '../../pipeline/retry.js';
+import { forEachBounded, withRetries } from '../../pipeline/retry.js';
+import type { ReadRouter } from '../../cassandra/ring/read-routes.js';
+import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { toRange } from './job.js';
-import type { RotateCluster, RotateDeps } from './types.js';
+import type { RotateDeps } from './types.js';
 
 const SAMPLE = 20;
 
@@ -51,8 +53,11 @@ async function readText(store: BlobStore, key: string): Promise<string> {
   return text(await store.get(key));
 }
 
-/** Reads the key-version column of every row of every table of the job. */
-export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, round: number, quarantined: ReadonlySet<string>, session: CqlWriteSession, cluster: RotateCluster, deps: RotateDeps): Promise<VerifiedRound> {
+/**
+ * Reads the key-version column of every row of every table of the job. A range whose read fails
+ * (a replica died mid-read) is read again from its start on the next live replica.
+ */
+export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, round: number, quarantined: ReadonlySet<string>, session: CqlWriteSession, router: ReadRouter, deps: RotateDeps): Promise<VerifiedRound> {
   let leftBehind = 0;
   let quarantinedRows = 0;
   const ranges: Record<string, number[]> = {};
@@ -62,23 +67,35 @@ export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, roun
     const behind = new Set<number>();
     await forEachBounded(table.ranges, 4, async (planned) => {
       const range = toRange(planned);
-      const routing = cluster.routingFor(job.keyspace, range);
-      const pages = readRange(session, scan.cql, [range.start, range.end], {
-        fetchSize: job.options.fetchSize, consistency: consistencyCode(table.consistency.read), signal: deps.signal, now: deps.now,
-        ...(routing === undefined ? {} : { routing }),
-      });
-      for await (const page of pages) {
-        for (const row of page.rows) {
-          const seen = scan.classify(row);
-          if (!seen.hasEncryptedValue || seen.keyVersion === job.newKeyVersion) continue;
-          if (quarantined.has(`${table.name}|${JSON.stringify(seen.key)}`)) {
-            quarantinedRows++;
-            continue;
+      const route = router.route(range);
+      const seenRows = await withRetries(async (n) => {
+        const attempt = route.attempt(n);
+        const pages = readRange(session, scan.cql, [range.start, range.end], {
+          fetchSize: job.options.fetchSize, consistency: consistencyCode(table.consistency.read), signal: deps.signal, now: deps.now,
+          ...(attempt === undefined ? {} : { routing: attempt.routing }),
+        });
+        const rows: { key: unknown[]; quarantined: boolean }[] = [];
+        for await (const page of pages) {
+          for (const row of page.rows) {
+            const seen = scan.classify(row);
+            if (!seen.hasEncryptedValue || seen.keyVersion === job.newKeyVersion) continue;
+            rows.push({ key: seen.key, quarantined: quarantined.has(`${table.name}|${JSON.stringify(seen.key)}`) });
           }
-          leftBehind++;
-          behind.add(planned.index);
-          if (sample.length < SAMPLE) sample.push({ table: table.name, key: seen.key });
         }
+        return rows;
+      }, {
+        attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, signal: deps.signal,
+        isRetryable: (err) => !(err instanceof CassetteError) && !isPermanentReadError(err) && !(err instanceof Error && err.name === 'AbortError'),
+        onRetry: (err, n, delayMs) => deps.progress.note(`verify ${table.name} range ${planned.index}: attempt ${n} failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); reading it again in ${delayMs} ms`),
+      });
+      for (const seen of seenRows) {
+        if (seen.quarantined) {
+          quarantinedRows++;
+          continue;
+        }
+        leftBehind++;
+        behind.add(planned.index);
+        if (sample.length < SAMPLE) sample.push({ table: table.name, key: seen.key });
       }
     }, deps.signal);
     if (behind.size > 0) ranges[table.name] = [...behind].sort((a, b) => a - b);

@@ -16,6 +16,8 @@ import { withRetries } from '../retry.js';
 import { writeChunks } from './chunk-writer.js';
 import { readRange } from './read-range.js';
 import type { TableReader } from '../../cassandra/reads/table-reader.js';
+import type { RangeRoute } from '../../cassandra/ring/read-routes.js';
+import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
 
 /** One unit of export work. */
 export interface RangeJob {
@@ -25,8 +27,8 @@ export interface RangeJob {
   readonly index: number;
   readonly range: TokenRange;
   readonly reader: TableReader;
-  /** Driver routing hints that send this range's reads to one of its replicas. */
-  readonly routing?: object;
+  /** Where each attempt's reads go: a live local replica, the next one on each retry. */
+  readonly route?: RangeRoute;
 }
 
 export interface ExportRangeSettings {
@@ -46,17 +48,20 @@ export interface ExportRangeDeps {
   /** Rows and raw bytes as they are written (for progress). Rolled back rows are reported negative. */
   readonly onRows: (rows: number, bytes: number) => void;
   readonly onRetry: (message: string) => void;
+  /** Called when a range has been read, with the node that coordinated it (pinned attempts only). */
+  readonly onRead?: (node: string) => void;
 }
 
 /** Errors that re-reading the range cannot fix. */
 function isRetryable(err: unknown): boolean {
   if (err instanceof CassetteError) return err.code === 'REPOSITORY_UNAVAILABLE' || err.code === 'CLUSTER_UNAVAILABLE';
-  return !(err instanceof Error && err.name === 'AbortError');
+  return !(err instanceof Error && err.name === 'AbortError') && !isPermanentReadError(err);
 }
 
-/** Reads the range once; resolves with the marker it wrote. */
-async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
+/** Reads the range once (attempt number `n`); resolves with the marker it wrote. */
+async function attemptRange(job: RangeJob, n: number, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
   const attempt = newAttemptId();
+  const route = job.route?.attempt(n);
   let rows = 0;
   let rawBytes = 0;
   const pages = readRange(deps.session, job.reader.cql, [job.range.start, job.range.end], {
@@ -64,7 +69,7 @@ async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: 
     consistency: settings.consistency,
     signal: deps.signal,
     now: deps.now,
-    ...(job.routing === undefined ? {} : { routing: job.routing }),
+    ...(route === undefined ? {} : { routing: route.routing }),
   });
   const lines = (async function* () {
     for await (const page of pages) yield page.rows.map((row) => job.reader.encodeRow(row, page.readAtSeconds));
@@ -98,6 +103,7 @@ async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: 
       chunks,
     };
     await writeDocument(deps.store, rangeMarkerKeyIn(job.folder, job.table, job.index), marker);
+    if (route !== undefined) deps.onRead?.(route.node);
     return marker;
   } catch (err) {
     deps.onRows(-rows, -rawBytes); // this attempt's rows will be read again
@@ -106,14 +112,52 @@ async function attemptRange(job: RangeJob, settings: ExportRangeSettings, deps: 
 }
 
 /** Exports the range, retrying with backoff; the returned marker is already stored. */
-export function exportRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
-  return withRetries(() => attemptRange(job, settings, deps), {
-    attempts: settings.attempts,
-    baseDelayMs: settings.retryBaseDelayMs,
-    maxDelayMs: 30_000,
-    signal: deps.signal,
-    isRetryable,
-    onRetry: (err, n, delayMs) =>
-      deps.onRetry(`${job.table} range ${job.index}: attempt ${n} failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); re-reading the range in ${delayMs} ms`),
+export async function exportRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
+  try {
+    return await withRetries((n) => attemptRange(job, n, settings, deps), {
+      attempts: settings.attempts,
+      baseDelayMs: settings.retryBaseDelayMs,
+      maxDelayMs: 30_000,
+      signal: deps.signal,
+      isRetryable,
+      onRetry: (err, n, delayMs) =>
+        deps.onRetry(`${job.table} range ${job.index}: attempt ${n} failed (${reasonOf(err)}); re-reading the range in ${delayMs} ms${nextNode(job, n + 1)}`),
+    });
+  } catch (err) {
+    throw rangeReadFailed(err, job, settings);
+  }
+}
+
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0] ?? message;
+}
+
+function nextNode(job: RangeJob, n: number): string {
+  const next = job.route?.attempt(n);
+  return next === undefined ? '' : ` on ${next.node}`;
+}
+
+/**
+ * A driver error that outlived the retries, in words: the range, what the cluster said, and its
+ * replicas with their state (so "two dc1 replicas are down" is visible). A read the cluster refuses
+ * as invalid (no retry can help) says so instead. CassetteErrors and aborts pass unchanged.
+ */
+function rangeReadFailed(err: unknown, job: RangeJob, settings: ExportRangeSettings): unknown {
+  if (err instanceof CassetteError || !(err instanceof Error) || err.name === 'AbortError' || err instanceof TypeError || err instanceof RangeError) return err;
+  const where = `${job.table} range ${job.index} (${formatToken(job.range.start)}, ${formatToken(job.range.end)}]`;
+  if (isPermanentReadError(err)) {
+    return new CassetteError('INVALID_INPUT', `the cluster refused the read of ${where}: ${reasonOf(err)}`, {
+      hint: 'retrying cannot help: the query is invalid for this cluster (is its Cassandra version supported? see docs/format.md)',
+      cause: err,
+    });
+  }
+  const down = job.route?.down() ?? [];
+  const replicas = job.route === undefined ? '' : `; replicas: ${job.route.describe()}`;
+  return new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${settings.attempts} attempts: ${reasonOf(err)}${replicas}`, {
+    hint: down.length > 0
+      ? `${down.length === 1 ? 'replica' : 'replicas'} ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down: bring ${down.length === 1 ? 'it' : 'them'} back (or lower --consistency)`
+      : "check the cluster's health (nodetool status)",
+    cause: err,
   });
 }

@@ -8,7 +8,7 @@
 import type { JsonValue } from '../../cassandra/values/value-codec.js';
 import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/writes/row-writes.js';
-import { isTransientWriteError, reasonOf } from '../../cassandra/writes/write-errors.js';
+import { isTransientWriteError, reasonOf, unmetConsistency } from '../../cassandra/writes/write-errors.js';
 import { withRetries } from '../retry.js';
 import type { RequestGate } from './request-gate.js';
 
@@ -40,7 +40,9 @@ export interface ChunkLoadSettings {
   readonly batchBytes: number;
   readonly attempts: number;
   readonly retryBaseDelayMs: number;
+  /** Driver code of every write and every read of the list protocol. */
   readonly consistency: number;
+  /** Driver code of the Paxos phase of conditional (LWT) writes; absent: the connection's. */
   readonly serialConsistency?: number;
 }
 
@@ -140,7 +142,10 @@ export async function loadChunk(
         deps.onRows(unit.rows.length);
       },
       (err: unknown) => {
+        // Too few live replicas for the level is the cluster's state, not the rows': stop the load.
+        const unmet = unmetConsistency(err);
         if (deps.signal.aborted) failure ??= { error: deps.signal.reason };
+        else if (unmet !== undefined) failure ??= { error: unmet };
         else for (const pending of unit.rows) reject(pending.row, reasonOf(err));
       },
     ).finally(() => {

@@ -19,6 +19,7 @@ import type { RotationWriter } from '../../cassandra/writes/rotation-writes.js';
 import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import type { TableReader } from '../../cassandra/reads/table-reader.js';
 import type { TokenRange } from '../../cassandra/ring/token-ranges.js';
+import type { RangeRoute } from '../../cassandra/ring/read-routes.js';
 import { CassetteError } from '../../errors.js';
 import { newAttemptId } from '../../manifest/backup-id.js';
 import { FORMAT_VERSION, RangeMarker, type ChunkEntry } from '../../manifest/format.js';
@@ -48,7 +49,8 @@ export interface RangeWork {
   readonly partitionKeyColumns: number;
   /** The columns compared when a raced LWT row is read back: encrypted and key-version columns. */
   readonly conditionColumns: readonly string[];
-  readonly routing?: object;
+  /** Where the export's reads go (read-routes.ts). */
+  readonly route?: RangeRoute;
 }
 
 export interface StageSettings {
@@ -101,7 +103,7 @@ async function exportStage(work: RangeWork, settings: StageSettings, deps: Stage
   const done = await readDocument(deps.store, key, RangeMarker, `export marker ${key}`);
   if (done !== undefined) return done;
   return exportRange(
-    { folder, table: work.table, index: work.index, range: work.range, reader: work.reader, ...(work.routing === undefined ? {} : { routing: work.routing }) },
+    { folder, table: work.table, index: work.index, range: work.range, reader: work.reader, ...(work.route === undefined ? {} : { route: work.route }) },
     {
       fetchSize: settings.fetchSize, consistency: settings.readConsistency, gzipLevel: settings.gzipLevel,
       maxChunkBytes: settings.maxChunkBytes, attempts: settings.attempts, retryBaseDelayMs: settings.retryBaseDelayMs,

@@ -66,6 +66,9 @@ export function isDataQuery(call: { readonly cql: string }): boolean {
   return call.cql.includes(' WHERE token(');
 }
 
+/** The fake cluster's one node, as a backup records it. */
+export const FAKE_TOPOLOGY = { nodes: [{ address: '127.0.0.1', datacenter: 'datacenter1', rack: 'rack1', tokens: 1, releaseVersion: '5.0.8' }] };
+
 /** A one-node cluster over `session`. */
 export function fakeCluster(session: FakeSession, options: Pick<FakeClusterOptions, 'ringTokens' | 'partitioner'> = {}): BackupCluster {
   const tokens = options.ringTokens ?? [0n];
@@ -76,7 +79,8 @@ export function fakeCluster(session: FakeSession, options: Pick<FakeClusterOptio
     partitioner: options.partitioner ?? MURMUR3_PARTITIONER,
     releaseVersion: '5.0.8',
     nodes: 1,
+    topology: FAKE_TOPOLOGY,
     ringTokens: () => tokens,
-    routingFor: () => undefined,
+    readRouter: async (keyspace) => ({ keyspace, localDc: 'datacenter1', route: () => ({ localReplicas: [], attempt: () => undefined, describe: () => 'none known', down: () => [] }) }),
   };
 }
