@@ -5,6 +5,9 @@
 import { CommanderError } from 'commander';
 import { CassetteError, ExitCode, type ExitStatus } from '../errors.js';
 
+/** cassandra-driver's error classes, by name (only adapters import the driver). */
+const DRIVER_ERRORS: ReadonlySet<string> = new Set(['DriverError', 'NoHostAvailableError', 'OperationTimedOutError', 'ResponseError', 'BusyConnectionError']);
+
 /** What the CLI prints and returns for a failure. */
 export interface Failure {
   readonly exitCode: ExitStatus;
@@ -23,6 +26,16 @@ export function describeFailure(err: unknown): Failure {
     // commander has already printed its own message (unknown option, missing argument, …).
     const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
     return { exitCode: ok ? ExitCode.ok : ExitCode.usage, lines: [] };
+  }
+  if (err instanceof Error && DRIVER_ERRORS.has(err.name)) {
+    // A cluster failure no command turned into a CassetteError: still the cluster's state, not a bug.
+    return {
+      exitCode: ExitCode.clusterUnavailable,
+      lines: [
+        `cassette: the cluster failed a request: ${err.message.split('\n')[0] ?? err.message}`,
+        "  hint: check the cluster's health (nodetool status), then run the same command again (a backup or restore with --resume <id>; a rotation continues by itself)",
+      ],
+    };
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   return {

@@ -1,3 +1,4 @@
+import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
 import { buildProgram } from '../../src/cli/program.js';
@@ -29,6 +30,15 @@ describe('cassette CLI skeleton', () => {
     expect(describeFailure(new CommanderError(1, 'commander.unknownCommand', 'x')).exitCode).toBe(2);
     expect(describeFailure(new CommanderError(0, 'commander.helpDisplayed', 'x')).exitCode).toBe(0);
     expect(describeFailure(new CommanderError(0, 'commander.version', 'x')).exitCode).toBe(0);
+  });
+
+  it('maps a cassandra-driver error that no command translated to exit 4, not to a bug', () => {
+    for (const err of [new cassandra.errors.DriverError('Socket was closed'), new cassandra.errors.NoHostAvailableError({}), new cassandra.errors.OperationTimedOutError('Operation timed out')]) {
+      const failure = describeFailure(err);
+      expect(failure.exitCode, err.name).toBe(ExitCode.clusterUnavailable);
+      expect(failure.lines[0]).toMatch(/^cassette: the cluster failed a request: /);
+      expect(failure.lines[1]).toMatch(/nodetool status/);
+    }
   });
 
   it('treats anything that is not a CassetteError as an internal error (exit 1)', () => {

@@ -142,6 +142,8 @@ async function discoverDc(options: ConnectionOptions): Promise<string> {
   }
 }
 
+const READ = /^\s*SELECT\b/i;
+
 class DriverSession implements CqlWriteSession {
   readonly #client: cassandra.Client;
   constructor(client: cassandra.Client) {
@@ -150,7 +152,10 @@ class DriverSession implements CqlWriteSession {
 
   async execute(cql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult> {
     const { routing, ...rest } = options;
-    const rs = await this.#client.execute(cql, [...params], { prepare: true, ...rest, ...routing } as cassandra.QueryOptions);
+    // A read is always safe to send again: marked idempotent, the driver retries it on the next
+    // host when a connection dies under it (a node killed mid-request) instead of failing.
+    const idempotent = options.isIdempotent ?? READ.test(cql);
+    const rs = await this.#client.execute(cql, [...params], { prepare: true, isIdempotent: idempotent, ...rest, ...routing } as cassandra.QueryOptions);
     return { rows: rs.rows, pageState: rs.pageState ?? undefined };
   }
 
