@@ -30,9 +30,10 @@ export function addRotationFlags(command: Command): Command {
  * The connection for a rotation: each of hosts, port, datacenter, user and password comes from its
  * flag, else its environment variable, else the config's `cluster` section, else the default.
  * `contact_points` are the hosts (`cluster.port` for those without their own port); the password
- * comes from --password-file, else CASSETTE_PASSWORD, else `cluster.password_file`. The consistency
- * is the connection default (--consistency, CASSETTE_CONSISTENCY, LOCAL_QUORUM); the commands apply
- * each table's `consistency` per statement. Throws like resolveConnection.
+ * comes from --password-file, else CASSETTE_PASSWORD, else `cluster.password_file`. The levels are
+ * the connection's (--consistency, CASSETTE_CONSISTENCY, LOCAL_QUORUM; --serial-consistency,
+ * CASSETTE_SERIAL_CONSISTENCY, LOCAL_SERIAL); a table's own `consistency` in the config wins for
+ * its reads and write-backs (config/table-settings.ts tableLevels). Throws like resolveConnection.
  */
 export function resolveRotationConnection(config: RotationConfig, flags: ParsedFlags, env: Env): ConnectionOptions {
   const { cluster } = config;

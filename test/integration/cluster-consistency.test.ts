@@ -69,12 +69,20 @@ describe('consistency levels on the 4-node two-DC cluster (CLI)', () => {
    */
   async function untilCoordinators(level: number, expected: 'unavailable' | 'ok'): Promise<void> {
     const deadline = Date.now() + 120_000;
+    // Pinned to one host, the driver's retry on the next host ends in NoHostAvailableError around the answer.
+    const isUnavailable = (err: unknown): boolean => (err instanceof cassandra.errors.NoHostAvailableError
+      ? Object.values(err.innerErrors as Record<string, unknown>).some(isUnavailable)
+      : err instanceof cassandra.errors.ResponseError && err.code === responseErrorCodes.unavailableException);
     for (const host of client.hosts.values().filter((h) => h.datacenter === settings.dc && h.isUp())) {
       for (;;) {
+        let seen = '';
         const outcome = await client.execute(`SELECT id FROM ${source}.items WHERE id = 0`, [], { host, consistency: level, prepare: true, readTimeout: 5_000 })
-          .then(() => 'ok', (err: unknown) => (err instanceof cassandra.errors.ResponseError && err.code === responseErrorCodes.unavailableException ? 'unavailable' : 'other'));
+          .then(() => 'ok', (err: unknown) => {
+            seen = (err as Error).message;
+            return isUnavailable(err) ? 'unavailable' : 'other';
+          });
         if (outcome === expected) break;
-        if (Date.now() > deadline) throw new Error(`coordinator ${host.address} still answers ${outcome} at consistency ${level}, not ${expected}`);
+        if (Date.now() > deadline) throw new Error(`coordinator ${host.address} still answers ${outcome} at consistency ${level}, not ${expected}: ${seen}`);
         await sleep(500);
       }
     }

@@ -33,7 +33,7 @@ describe('cassette CLI skeleton', () => {
   });
 
   it('maps a cassandra-driver error that no command translated to exit 4, not to a bug', () => {
-    for (const err of [new cassandra.errors.DriverError('Socket was closed'), new cassandra.errors.NoHostAvailableError({}), new cassandra.errors.OperationTimedOutError('Operation timed out')]) {
+    for (const err of [Object.assign(new Error('Socket was closed'), { name: 'DriverError' }), new cassandra.errors.NoHostAvailableError({}), new cassandra.errors.OperationTimedOutError('Operation timed out')]) {
       const failure = describeFailure(err);
       expect(failure.exitCode, err.name).toBe(ExitCode.clusterUnavailable);
       expect(failure.lines[0]).toMatch(/^cassette: the cluster failed a request: /);

@@ -95,6 +95,9 @@ describe("Cassandra's Unavailable answer", () => {
     expect(err?.message).toBe('too few live replicas for consistency EACH_QUORUM: 1 needed, 0 alive');
     expect(err?.hint).toContain('--consistency');
     expect(unmetConsistency(unavailable(consistencies.serial, 3, 2))?.hint).toContain('--serial-consistency LOCAL_SERIAL');
+    const pinned = new cassandra.errors.NoHostAvailableError({ '127.0.0.2:9042': unavailable(consistencies.all, 4, 3) });
+    expect(unmetConsistency(pinned)?.message).toBe('too few live replicas for consistency ALL: 4 needed, 3 alive');
+    expect(unmetConsistency(new cassandra.errors.NoHostAvailableError({ a: unavailable(consistencies.all, 4, 3), b: new Error('ECONNREFUSED') }))).toBeUndefined();
     expect(unmetConsistency(new cassandra.errors.OperationTimedOutError('slow'))).toBeUndefined();
     expect(unmetConsistency(new cassandra.errors.ResponseError(responseErrorCodes.writeTimeout, 'timeout'))).toBeUndefined();
   });

@@ -1,10 +1,11 @@
 // Apache Cassandra 5.0 as plain Java 17 processes on loopback: single-node profiles on 127.0.0.1,
-// and the nodes of the cluster profile on addresses of their own (config.mjs CLUSTER_NODES).
+// and the nodes of the cluster profile on addresses of their own (config.mjs CLUSTER_NODES); and
+// the 4.1 profile (a profile with `release`), which 4.1 does not support on Java 17 officially.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATACENTER, cassandraLibDir } from './config.mjs';
+import { CASSANDRA_VERSION, DATACENTER, cassandraLibDirFor } from './config.mjs';
 import { ServiceError, isAlive, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -24,8 +25,29 @@ const JAVA17_MODULE_FLAGS = [
   ].flatMap((m) => ['--add-opens', `${m}=ALL-UNNAMED`]),
 ];
 
+/**
+ * What Cassandra 4.1 needs on Java 17 besides the flags above: without these opens it dies in
+ * StreamManager's static initializer (jamm 0.3 measures objects by reflection), InaccessibleObjectException.
+ */
+const JAVA17_MODULE_FLAGS_41 = [
+  'java.base/java.util.concurrent', 'java.base/java.util.concurrent.atomic', 'java.base/java.util.concurrent.locks',
+].flatMap((m) => ['--add-opens', `${m}=ALL-UNNAMED`]);
+
+/** The release a profile runs. */
+export function releaseOf(profile) {
+  return profile.release ?? CASSANDRA_VERSION;
+}
+
+const is41 = (profile) => releaseOf(profile).startsWith('4.');
+
 function yamlFor(profile, dir, tls) {
-  const auth = profile.secure
+  const auth = is41(profile)
+    // 4.1 refuses the class_name form of 5.0.
+    ? `authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+role_manager: CassandraRoleManager
+`
+    : profile.secure
     ? `authenticator:
   class_name: org.apache.cassandra.auth.PasswordAuthenticator
 authorizer: CassandraAuthorizer
@@ -123,7 +145,9 @@ export function clusterSettings(nodes) {
 
 export function cassandraSettings(profile) {
   const dir = serviceDir(profile.name);
-  const prefix = profile.secure ? 'CASSETTE_TEST_SECURE' : profile.name === 'cassandra-second' ? 'CASSETTE_TEST_SECOND' : 'CASSETTE_TEST';
+  const prefix = profile.secure ? 'CASSETTE_TEST_SECURE'
+    : profile.name === 'cassandra-second' ? 'CASSETTE_TEST_SECOND'
+      : profile.name === 'cassandra-41' ? 'CASSETTE_TEST_C41' : 'CASSETTE_TEST';
   const env = {
     [`${prefix}_CASSANDRA_HOST`]: '127.0.0.1',
     [`${prefix}_CASSANDRA_PORT`]: String(profile.native),
@@ -181,6 +205,7 @@ function launchCassandra(profile, java) {
   writeFileSync(join(dir, 'conf', 'cassandra.yaml'), yamlFor(profile, dir, tls));
   writeFileSync(join(dir, 'conf', 'logback.xml'), LOGBACK);
   if (profile.dc !== undefined) writeFileSync(join(dir, 'conf', 'cassandra-rackdc.properties'), `dc=${profile.dc}\nrack=${profile.rack}\n`);
+  const cassandraLibDir = cassandraLibDirFor(releaseOf(profile));
   const jamm = readdirSync(cassandraLibDir).find((f) => /^jamm-.*\.jar$/.test(f));
   if (!jamm) throw new ServiceError(`jamm jar missing from ${cassandraLibDir}; delete that directory and re-run to provision again`);
   const args = [
@@ -190,6 +215,7 @@ function launchCassandra(profile, java) {
     '-ea', '-da:net.openhft...', '-Djava.net.preferIPv4Stack=true',
     `-javaagent:${join(cassandraLibDir, jamm)}`,
     ...JAVA17_MODULE_FLAGS,
+    ...(is41(profile) ? JAVA17_MODULE_FLAGS_41 : []),
     '-Dio.netty.tryReflectionSetAccessible=true', '-Dio.netty.allocator.useCacheForAllThreads=true', '-Dio.netty.allocator.maxOrder=11',
     '-Dcassandra-foreground=yes',
     `-Dcassandra.config=file://${join(dir, 'conf', 'cassandra.yaml')}`,

@@ -3,6 +3,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const CASSANDRA_VERSION = '5.0.8';
+/** The `--version 4.1` profile's release (a test profile: Java 17 is not supported by 4.1 officially). */
+export const CASSANDRA_41_VERSION = '4.1.10';
 /** MinIO publishes no semver tags; this pseudo-version is master HEAD of 2026-02-12 (7aac2a2c5b7c). */
 export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
 export const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.10.0';
@@ -17,18 +19,23 @@ if (!Number.isInteger(offset) || offset < 0 || offset > 50000) {
 }
 const port = (n) => n + offset;
 
-export const cassandraLibDir = join(cacheDir, `cassandra-${CASSANDRA_VERSION}`, 'lib');
+/** Where a Cassandra release's jars are cached, one folder per release. */
+export const cassandraLibDirFor = (version) => join(cacheDir, `cassandra-${version}`, 'lib');
+export const cassandraLibDir = cassandraLibDirFor(CASSANDRA_VERSION);
 export const minioBinDir = join(cacheDir, `minio-${MINIO_VERSION}`);
 export const minioBinary = join(minioBinDir, 'minio');
 
 /**
  * Cassandra profiles. `main` is the plain test cluster; `secure` adds PasswordAuthenticator and
- * client TLS; `second` is an independent cluster (other name, other ports) for migration tests.
+ * client TLS; `second` is an independent cluster (other name, other ports) for migration tests;
+ * `c41` (`up --version 4.1`) a single node of Cassandra 4.1 (`release`; the others run
+ * CASSANDRA_VERSION).
  */
 export const CASSANDRA_PROFILES = Object.freeze({
   main: { name: 'cassandra', cluster: 'cassette-test', native: port(9042), storage: port(7000), jmx: port(7199), heap: '2G', secure: false },
   secure: { name: 'cassandra-secure', cluster: 'cassette-secure', native: port(9142), storage: port(7100), jmx: port(7299), heap: '768M', secure: true },
   second: { name: 'cassandra-second', cluster: 'cassette-second', native: port(9242), storage: port(7200), jmx: port(7399), heap: '1G', secure: false },
+  c41: { name: 'cassandra-41', cluster: 'cassette-41', native: port(9342), storage: port(7300), jmx: port(7499), heap: '768M', secure: false, release: CASSANDRA_41_VERSION },
 });
 
 /**

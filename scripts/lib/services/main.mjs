@@ -1,5 +1,5 @@
 // scripts/services: provision, start, stop and report the real test services on loopback.
-// Usage: scripts/services up [--secure] [--second] [--cluster] [--json] | down [service…] | status [--json] | env
+// Usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json] | down [service…] | status [--json] | env
 //        | stop-node N [--graceful] | start-node N
 import { CASSANDRA_PROFILES, CLUSTER_NODES, MINIO, runDir } from './config.mjs';
 import { cassandraSettings, clusterSettings, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
@@ -8,11 +8,16 @@ import { ServiceError, portAnswers, runningPid, stopService } from './process.mj
 import { findJava17, provisionCassandra, provisionMinio, requireOpenssl } from './provision.mjs';
 
 const CLUSTER_NAMES = CLUSTER_NODES.map((n) => n.name);
-const ALL = [MINIO.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, ...CLUSTER_NAMES];
-const ALIASES = { secure: [CASSANDRA_PROFILES.secure.name], second: [CASSANDRA_PROFILES.second.name], main: [CASSANDRA_PROFILES.main.name], cluster: CLUSTER_NAMES };
+const ALL = [MINIO.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, CASSANDRA_PROFILES.c41.name, ...CLUSTER_NAMES];
+const ALIASES = {
+  secure: [CASSANDRA_PROFILES.secure.name], second: [CASSANDRA_PROFILES.second.name], main: [CASSANDRA_PROFILES.main.name], cluster: CLUSTER_NAMES,
+  c41: [CASSANDRA_PROFILES.c41.name], 4.1: [CASSANDRA_PROFILES.c41.name],
+};
+/** `up --version V`: the extra single node of another Cassandra release. */
+const VERSION_PROFILES = { 4.1: CASSANDRA_PROFILES.c41 };
 
-const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--json]   start (provisioning on first use); prints export lines
-       scripts/services down [minio|cassandra|secure|second|cluster …]   stop and delete data (all by default)
+const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json]   start (provisioning on first use); prints export lines
+       scripts/services down [minio|cassandra|secure|second|c41|cluster …]   stop and delete data (all by default)
        scripts/services stop-node N [--graceful]   SIGKILL (or SIGTERM) node N (1-${CLUSTER_NODES.length}) of the cluster, keeping its data
        scripts/services start-node N               restart node N on its data; waits until it sees the other nodes
        scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
@@ -22,6 +27,7 @@ function profilesFor(flags) {
   const profiles = [CASSANDRA_PROFILES.main];
   if (flags.has('--secure')) profiles.push(CASSANDRA_PROFILES.secure);
   if (flags.has('--second')) profiles.push(CASSANDRA_PROFILES.second);
+  if (flags.version !== undefined) profiles.push(VERSION_PROFILES[flags.version]);
   return profiles;
 }
 
@@ -54,6 +60,7 @@ async function up(flags) {
   // Check every prerequisite before starting anything.
   const java = findJava17();
   provisionCassandra(java);
+  for (const profile of profiles) if (profile.release !== undefined) provisionCassandra(java, profile.release);
   provisionMinio();
   if (profiles.some((p) => p.secure)) requireOpenssl();
 
@@ -89,7 +96,7 @@ async function up(flags) {
 async function down(names) {
   const targets = names.length === 0 ? ALL : names.flatMap((n) => ALIASES[n] ?? [n]);
   for (const name of targets) {
-    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, cassandra, secure, second, cluster, ${CLUSTER_NAMES.join(', ')}`);
+    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, cassandra, secure, second, c41 (4.1), cluster, ${CLUSTER_NAMES.join(', ')}`);
   }
   for (const name of targets) {
     const was = await stopService(name);
@@ -140,10 +147,20 @@ async function status(flags) {
 }
 
 async function run(argv) {
-  const [command, ...rest] = argv;
+  const [command, ...args] = argv;
+  // `--version V` takes a value; every other flag is a switch.
+  const at = args.indexOf('--version');
+  const version = at === -1 ? undefined : args[at + 1];
+  const rest = at === -1 ? args : [...args.slice(0, at), ...args.slice(at + 2)];
   const flags = new Set(rest.filter((a) => a.startsWith('--')));
+  if (at !== -1) flags.add('--version');
+  flags.version = version;
   const names = rest.filter((a) => !a.startsWith('--'));
-  const known = { up: ['--secure', '--second', '--cluster', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [] };
+  const known = { up: ['--secure', '--second', '--cluster', '--version', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [] };
+  if (at !== -1 && !(version in VERSION_PROFILES)) {
+    process.stderr.write(`services: --version takes one of ${Object.keys(VERSION_PROFILES).join(', ')} (5.0 always runs)\n${USAGE}\n`);
+    return 2;
+  }
   const takesNames = { down: true, 'stop-node': true, 'start-node': true };
   if (!command || !(command in known) || [...flags].some((f) => !known[command].includes(f)) || (!takesNames[command] && names.length > 0)
     || (command.endsWith('-node') && names.length !== 1)) {

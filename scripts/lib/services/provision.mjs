@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  CASSANDRA_VERSION, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDir, minioBinDir, minioBinary,
+  CASSANDRA_VERSION, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, minioBinDir, minioBinary,
 } from './config.mjs';
 import { ServiceError } from './process.mjs';
 
@@ -48,13 +48,14 @@ function requireTool(command, args, install) {
   }
 }
 
-/** Downloads cassandra-all and its runtime dependencies with Maven, unless cached. */
-export function provisionCassandra(java) {
-  if (existsSync(join(cassandraLibDir, `cassandra-all-${CASSANDRA_VERSION}.jar`))) return;
+/** Downloads cassandra-all `version` and its runtime dependencies with Maven, unless cached. */
+export function provisionCassandra(java, version = CASSANDRA_VERSION) {
+  const libDir = cassandraLibDirFor(version);
+  if (existsSync(join(libDir, `cassandra-all-${version}.jar`))) return;
   requireTool('mvn', ['-v'], 'install Maven with `apt-get install maven`');
-  log(`provisioning Apache Cassandra ${CASSANDRA_VERSION} from Maven Central into ${cassandraLibDir} (first run only)`);
-  mkdirSync(dirname(cassandraLibDir), { recursive: true });
-  const work = mkdtempSync(join(dirname(cassandraLibDir), 'provision-'));
+  log(`provisioning Apache Cassandra ${version} from Maven Central into ${libDir} (first run only)`);
+  mkdirSync(dirname(libDir), { recursive: true });
+  const work = mkdtempSync(join(dirname(libDir), 'provision-'));
   try {
     writeFileSync(join(work, 'pom.xml'), `<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -66,7 +67,7 @@ export function provisionCassandra(java) {
     <dependency>
       <groupId>org.apache.cassandra</groupId>
       <artifactId>cassandra-all</artifactId>
-      <version>${CASSANDRA_VERSION}</version>
+      <version>${version}</version>
     </dependency>
   </dependencies>
 </project>
@@ -77,11 +78,11 @@ export function provisionCassandra(java) {
     const r = spawnSync('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(work, 'pom.xml'), `${MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies`,
       '-DincludeScope=runtime', `-DoutputDirectory=${join(work, 'lib')}`], { stdio: TOOL_OUTPUT_TO_STDERR, env: { ...process.env, JAVA_HOME: javaHome } });
     if (r.status !== 0) {
-      throw new ServiceError(`Maven could not fetch org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION} (exit ${r.status}); check access to Maven Central and re-run`);
+      throw new ServiceError(`Maven could not fetch org.apache.cassandra:cassandra-all:${version} (exit ${r.status}); check access to Maven Central and re-run`);
     }
-    rmSync(cassandraLibDir, { recursive: true, force: true });
-    renameSync(join(work, 'lib'), cassandraLibDir); // atomic: a half-finished download is never used
-    log(`Cassandra ${CASSANDRA_VERSION}: ${readdirSync(cassandraLibDir).length} jars cached`);
+    rmSync(libDir, { recursive: true, force: true });
+    renameSync(join(work, 'lib'), libDir); // atomic: a half-finished download is never used
+    log(`Cassandra ${version}: ${readdirSync(libDir).length} jars cached`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -32,6 +32,11 @@ export function reasonOf(err: unknown): string {
  * the row: once retries are spent, a load stops with it rather than rejecting row after row.
  */
 export function unmetConsistency(err: unknown): CassetteError | undefined {
+  if (err instanceof cassandra.errors.NoHostAvailableError) {
+    // Every host tried answered Unavailable (a request pinned to one host ends this way too).
+    const inner = Object.values(err.innerErrors as Record<string, unknown>).map(unmetConsistency);
+    return inner.length > 0 && inner.every((e) => e !== undefined) ? inner[0] : undefined;
+  }
   if (!(err instanceof cassandra.errors.ResponseError) || err.code !== cassandra.types.responseErrorCodes.unavailableException) return undefined;
   const detail = err as unknown as { consistencies?: number; required?: number; alive?: number };
   const names = (cassandra.types as unknown as { consistencyToString: Readonly<Record<number, string | undefined>> }).consistencyToString;
