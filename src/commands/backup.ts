@@ -14,9 +14,10 @@ import { requireMurmur3 } from '../cassandra/ring/ring.js';
 import type { ReadRouter } from '../cassandra/ring/read-routes.js';
 import type { CqlSession } from '../cassandra/connection/session.js';
 import { tableReaderFor } from '../cassandra/reads/table-reader.js';
+import { multiCellColumns, readsElementWritetimes, releaseMajor } from '../cassandra/reads/read-capabilities.js';
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/ring/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
-import { FORMAT_VERSION, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
+import { FORMAT_VERSION, type ApproximatedWritetimes, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
 import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
@@ -96,6 +97,19 @@ export interface BackupReport {
   readonly rowsPerSecond: number;
   /** The level this run read at (--consistency). */
   readonly consistency: string;
+  /** Columns whose writetimes and TTLs are approximations (Cassandra 4.x, format.md §6.4); absent when none are. */
+  readonly approximatedWritetimes?: ApproximatedWritetimes['tables'];
+}
+
+/**
+ * The multi-cell columns of `tables` whose writetimes the backup approximates: all of them when a
+ * node of the cluster runs Cassandra 4.x, which cannot read theirs (format.md §6.4); else none.
+ */
+function approximatedWritetimes(cluster: BackupCluster, schema: KeyspaceSchema, tables: readonly { readonly name: string }[]): ApproximatedWritetimes | undefined {
+  const versions = [cluster.releaseVersion, ...cluster.topology.nodes.map((node) => node.releaseVersion)];
+  if (readsElementWritetimes(versions)) return undefined;
+  const affected = tables.map((t) => ({ name: t.name, columns: multiCellColumns(schema, t.name) })).filter((t) => t.columns.length > 0);
+  return affected.length === 0 ? undefined : { rule: 'row-cells', tables: affected };
 }
 
 async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
@@ -117,6 +131,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     plans.push({ name: table.name, ranges });
   }
   const createdAt = deps.now();
+  const approximated = approximatedWritetimes(cluster, schema, plans);
   const header: BackupHeader = {
     formatVersion: FORMAT_VERSION,
     kind: 'cassette-backup',
@@ -128,6 +143,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     schemaFingerprint: schemaFingerprint(schema),
     options: { compression: 'gzip', gzipLevel: request.gzipLevel, maxChunkBytes: request.maxChunkBytes, consistency: request.consistency },
     tables: plans,
+    ...(approximated === undefined ? {} : { approximatedWritetimes: approximated }),
   };
   deps.signal.throwIfAborted();
   // The first writes: from here on, the backup exists (incomplete) and can be resumed.
@@ -181,7 +197,9 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
   const router = existing === undefined ? await deps.cluster.readRouter(keyspace) : undefined;
   const jobs: RangeJob[] = [];
   for (const table of header.tables) {
-    const reader = tableReaderFor(schema, table.name);
+    // Decided when the backup started, and recorded in backup.json: a resume reads the same way.
+    const elementWritetimes = header.approximatedWritetimes?.tables.some((t) => t.name === table.name) !== true;
+    const reader = tableReaderFor(schema, table.name, undefined, { elementWritetimes, fallbackWritetime: BigInt(Date.parse(header.createdAt)) * 1000n });
     const done = markers.get(table.name) as Map<number, RangeMarker>;
     for (const planned of table.ranges) {
       if (existing !== undefined || done.has(planned.index)) continue;
@@ -194,6 +212,14 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
   for (const table of header.tables) {
     const skipped = existing !== undefined ? table.ranges.length : (markers.get(table.name)?.size ?? 0);
     if (skipped > 0) deps.progress.skip(table.name, skipped);
+  }
+  const versions = [header.cluster.releaseVersion, ...(header.cluster.topology?.nodes.map((n) => n.releaseVersion) ?? [])];
+  const oldRelease = versions.find((v) => (releaseMajor(v) ?? 5) < 5) ?? header.cluster.releaseVersion;
+  for (const table of header.approximatedWritetimes?.tables ?? []) {
+    for (const column of table.columns) {
+      deps.progress.note(`warning: ${keyspace}.${table.name}.${column}: Cassandra ${oldRelease} cannot read the writetimes and TTLs of a non-frozen collection or user type; ` +
+        "the backup gives its elements the row's latest writetime (and expiry, when all the row's other cells expire), docs/format.md §6.4");
+    }
   }
   let rowsThisRun = 0;
   const rangesByNode = new Map<string, number>();
@@ -259,6 +285,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     durationMs,
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
     consistency: request.consistency,
+    ...(manifest.approximatedWritetimes === undefined ? {} : { approximatedWritetimes: manifest.approximatedWritetimes.tables }),
   };
 }
 

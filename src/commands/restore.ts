@@ -18,9 +18,10 @@ import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandr
 import { renameDatacenters, requireReplicationFits, type Replication } from '../cassandra/schema/replication.js';
 import { quoteIdentifier } from '../cassandra/values/identifiers.js';
 import { tableWriterFor, type Guard } from '../cassandra/writes/row-writes.js';
+import { readsElementWritetimes } from '../cassandra/reads/read-capabilities.js';
 import { parseToken } from '../cassandra/ring/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
-import { FORMAT_VERSION, type ClusterTopology, type Manifest } from '../manifest/format.js';
+import { FORMAT_VERSION, type ApproximatedWritetimes, type ClusterTopology, type Manifest } from '../manifest/format.js';
 import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
 import { readChunkMarkers, readCompleteManifest, readDocument, writeDocument } from '../manifest/repository.js';
 import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
@@ -116,6 +117,11 @@ export interface RestoreReport {
   readonly durationMs: number;
   readonly rowsPerSecond: number;
   readonly bytesPerSecond: number;
+  /**
+   * Restored columns whose writetimes and TTLs the backup approximated (read from Cassandra 4.x,
+   * format.md §6.4): they were written with those. Absent when there are none.
+   */
+  readonly approximatedWritetimes?: ApproximatedWritetimes['tables'];
 }
 
 interface Tally {
@@ -259,11 +265,18 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   let rowsThisRun = 0;
   deps.progress.start({ title: `restore ${restoreId}`, unitName: 'chunks', parts: [...perTable].map(([name, t]) => ({ name, units: t.chunks })) });
   for (const [name, t] of perTable) if (t.skipped > 0) deps.progress.skip(name, t.skipped);
+  const approximated = manifest.approximatedWritetimes?.tables.filter((t) => header.tables.includes(t.name));
+  const approximatedNames = (approximated ?? []).flatMap((t) => t.columns.map((c) => `${t.name}.${c}`));
+  if (approximatedNames.length > 0) {
+    deps.progress.note(`note: the backup holds approximated writetimes and TTLs (read from Cassandra ${manifest.cluster.releaseVersion}, docs/format.md §6.4) for ${approximatedNames.join(', ')}; they are written as they are`);
+  }
+  // A 4.x target cannot return WRITETIME of a list: writeList then compares values alone.
+  const targetReadsListWritetimes = readsElementWritetimes(cluster.topology.nodes.map((node) => node.releaseVersion));
 
   const writers = new Map(header.tables.map((name) => {
     const table = findTable(schema, name);
     if (table === undefined) throw new CassetteError('BACKUP_INVALID', `backup ${manifest.backupId} lists table ${name} but its schema does not describe it`);
-    return [name, { writer: tableWriterFor({ keyspace, table, types: schema.types }, guard, { markerTimestampMicros: BigInt(Date.parse(manifest.createdAt)) * 1000n }), pkCount: partitionKeyColumns(table).length }];
+    return [name, { writer: tableWriterFor({ keyspace, table, types: schema.types }, guard, { markerTimestampMicros: BigInt(Date.parse(manifest.createdAt)) * 1000n, targetReadsListWritetimes }), pkCount: partitionKeyColumns(table).length }];
   }));
 
   try {
@@ -337,6 +350,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     rows: sum((t) => t.rows), written: sum((t) => t.written), expiredCells: sum((t) => t.expiredCells), rejected: sum((t) => t.rejected), races: sum((t) => t.races),
     raceKeys, verified: verified?.ok, durationMs,
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), bytesPerSecond: Math.round((bytesThisRun * 1000) / durationMs),
+    ...(approximated === undefined || approximated.length === 0 ? {} : { approximatedWritetimes: approximated }),
   };
   await store.put(restoreReportKey(manifest.backupId, restoreId), `${JSON.stringify(report, null, 2)}\n`, { ifAbsent: true });
   if (verified !== undefined && !verified.ok) {

@@ -93,6 +93,16 @@ export const ClusterDescription = z.object({
 });
 export type ClusterDescription = z.infer<typeof ClusterDescription>;
 
+/**
+ * Columns whose writetimes and expiries the backup approximated (format.md §6.4): multi-cell
+ * columns read from Cassandra 4.x, which cannot return theirs. Absent when there are none.
+ */
+export const ApproximatedWritetimes = z.object({
+  rule: z.literal('row-cells'),
+  tables: z.array(z.object({ name: z.string(), columns: z.array(z.string()) })),
+});
+export type ApproximatedWritetimes = z.infer<typeof ApproximatedWritetimes>;
+
 const headerFields = {
   formatVersion: z.number().int().positive(),
   kind: z.literal('cassette-backup'),
@@ -105,6 +115,7 @@ const headerFields = {
   options: BackupOptions,
   derivedFrom: z.object({ backupId: z.string(), by: z.literal('rekey') }).optional(),
   rekey: RekeyDescription.optional(),
+  approximatedWritetimes: ApproximatedWritetimes.optional(),
 };
 
 /** backup.json: written first; the plan. */

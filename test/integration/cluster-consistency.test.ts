@@ -158,7 +158,7 @@ describe('consistency levels on the 4-node two-DC cluster (CLI)', () => {
     afterAll(async () => { await restart(); }, 300_000);
 
     it('backup: ALL fails with exit 4; QUORUM, LOCAL_QUORUM and EACH_QUORUM read every row', () => {
-      expectUnavailable(backup('ALL'), 'at consistency ALL (4 required but only 3 alive)');
+      expectUnavailable(backup('ALL'), 'too few live replicas for consistency ALL: 4 needed, 3 alive');
       for (const level of ['QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM']) {
         const r = backup(level);
         expect(r.status, `${level}: ${r.stderr}`).toBe(0);
@@ -182,7 +182,7 @@ describe('consistency levels on the 4-node two-DC cluster (CLI)', () => {
     afterAll(async () => { await restart(); }, 300_000);
 
     it('backup: EACH_QUORUM reads fail with exit 4 (a quorum in every datacenter); LOCAL_QUORUM reads every row', () => {
-      expectUnavailable(backup('EACH_QUORUM'), 'at consistency EACH_QUORUM (1 required but only 0 alive)');
+      expectUnavailable(backup('EACH_QUORUM'), 'too few live replicas for consistency EACH_QUORUM: 1 needed, 0 alive');
       const r = backup('LOCAL_QUORUM', false);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain(`${ROWS.toLocaleString('en-US')} rows`);

@@ -27,6 +27,7 @@ describe('replica-aware reads on the 4-node two-DC cluster', () => {
   const anyNode = new cassandra.Client({
     contactPoints: settings.hosts.map((h) => `${h}:${settings.port}`),
     localDataCenter: settings.dc,
+    protocolOptions: { port: settings.port },
     policies: { loadBalancing: new cassandra.policies.loadBalancing.RoundRobinPolicy() },
   });
   const session: CqlSession = {

@@ -84,11 +84,21 @@ describe('scripts/services lifecycle', () => {
     expect([...stopped.byName.values()].every((s) => !s.running)).toBe(true);
     await expect(releaseVersion(9042 + OFFSET)).rejects.toThrow();
 
-    const again = services(['up']);
+    // With --version 4.1, a Cassandra 4.1 node besides; `down 4.1` stops only it.
+    const again = services(['up', '--version', '4.1']);
     expect(again.status, again.stderr).toBe(0);
     expect(await releaseVersion(9042 + OFFSET)).toMatch(/^5\.0\./);
+    const with41 = exported(again.stdout);
+    expect(with41.CASSETTE_TEST_C41_CASSANDRA_PORT).toBe(String(9342 + OFFSET));
+    expect(with41.CASSETTE_TEST_C41_CASSANDRA_DC).toBe('datacenter1');
+    expect(await releaseVersion(9342 + OFFSET)).toMatch(/^4\.1\./);
+    expect(statusJson().byName.get('cassandra-41')?.running).toBe(true);
+    const down41 = services(['down', '4.1']);
+    expect(down41.stderr).toContain('cassandra-41 stopped');
+    expect(statusJson().byName.get('cassandra-41')?.running).toBe(false);
+    expect(statusJson().byName.get('cassandra')?.running).toBe(true);
     expect(services(['down']).status).toBe(0);
-  });
+  }, 300_000);
 
   it('names a port already in use in one line, exits non-zero and leaves nothing running', async () => {
     const blocker: Server = createServer();
@@ -125,5 +135,10 @@ describe('scripts/services lifecycle', () => {
     const r = services(['start']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('usage: scripts/services up');
+    for (const args of [['up', '--version', '3.11'], ['up', '--version']]) {
+      const v = services(args);
+      expect(v.status, args.join(' ')).toBe(2);
+      expect(v.stderr).toContain('--version takes one of 4.1');
+    }
   });
 });

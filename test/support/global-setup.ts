@@ -1,6 +1,6 @@
 /**
  * Integration-test global setup: use the services named in CASSETTE_TEST_* variables if they are
- * all set; otherwise start them with `scripts/services up --secure --second --cluster` and, afterwards, stop only
+ * all set; otherwise start them with `scripts/services up --secure --second --cluster --version 4.1` and, afterwards, stop only
  * what this run started. If the services cannot start, setup throws and the run fails with the
  * reason: integration tests never skip silently.
  */
@@ -32,7 +32,7 @@ export default function setup(project: TestProject): (() => void) | undefined {
     project.provide('services', fromEnv);
     return undefined;
   }
-  const out = JSON.parse(runServices(['up', '--secure', '--second', '--cluster', '--json'])) as { started: string[]; env: Record<string, string> };
+  const out = JSON.parse(runServices(['up', '--secure', '--second', '--cluster', '--version', '4.1', '--json'])) as { started: string[]; env: Record<string, string> };
   const settings = settingsFromEnv(out.env);
   if (!settings) throw new Error(`scripts/services up did not report every setting; got: ${Object.keys(out.env).join(', ')}`);
   project.provide('services', settings);

@@ -39,6 +39,8 @@ export interface ServiceSettings {
   /** An independent cluster (other name, other ports), for migration tests. */
   readonly second: CassandraSettings;
   readonly cluster: ClusterSettings;
+  /** A single node of Cassandra 4.1 (`scripts/services up --version 4.1`), a cluster of its own. */
+  readonly c41: CassandraSettings;
   readonly s3: S3Settings;
 }
 
@@ -49,6 +51,7 @@ export const REQUIRED_VARIABLES = [
   'CASSETTE_TEST_SECURE_CASSANDRA_USERNAME', 'CASSETTE_TEST_SECURE_CASSANDRA_PASSWORD_FILE', 'CASSETTE_TEST_SECURE_CASSANDRA_CA',
   'CASSETTE_TEST_SECOND_CASSANDRA_HOST', 'CASSETTE_TEST_SECOND_CASSANDRA_PORT', 'CASSETTE_TEST_SECOND_CASSANDRA_DC',
   'CASSETTE_TEST_CLUSTER_HOSTS', 'CASSETTE_TEST_CLUSTER_PORT', 'CASSETTE_TEST_CLUSTER_DC', 'CASSETTE_TEST_CLUSTER_DCS',
+  'CASSETTE_TEST_C41_CASSANDRA_HOST', 'CASSETTE_TEST_C41_CASSANDRA_PORT', 'CASSETTE_TEST_C41_CASSANDRA_DC',
   'CASSETTE_TEST_S3_ENDPOINT', 'CASSETTE_TEST_S3_BUCKET', 'CASSETTE_TEST_S3_REGION',
   'CASSETTE_TEST_S3_ACCESS_KEY_ID', 'CASSETTE_TEST_S3_SECRET_ACCESS_KEY',
 ] as const;
@@ -83,6 +86,11 @@ export function settingsFromEnv(env: Env): ServiceSettings | undefined {
       port: Number(get('CASSETTE_TEST_CLUSTER_PORT')),
       dc: get('CASSETTE_TEST_CLUSTER_DC'),
       dcs: get('CASSETTE_TEST_CLUSTER_DCS').split(','),
+    },
+    c41: {
+      host: get('CASSETTE_TEST_C41_CASSANDRA_HOST'),
+      port: Number(get('CASSETTE_TEST_C41_CASSANDRA_PORT')),
+      dc: get('CASSETTE_TEST_C41_CASSANDRA_DC'),
     },
     s3: {
       endpoint: get('CASSETTE_TEST_S3_ENDPOINT'),

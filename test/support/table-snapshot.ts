@@ -5,20 +5,23 @@
  */
 import { expect } from 'vitest';
 import type { CqlSession } from '../../src/cassandra/connection/session.js';
-import { tableReaderFor } from '../../src/cassandra/reads/table-reader.js';
+import { tableReaderFor, type TableReaderOptions } from '../../src/cassandra/reads/table-reader.js';
 import { MAX_TOKEN, MIN_TOKEN } from '../../src/cassandra/ring/token-ranges.js';
 import { captureKeyspace } from '../../src/cassandra/schema/capture.js';
 
 export interface Cell { v: unknown; t: unknown; e?: number | (number | null)[] }
 export type Rows = Map<string, Record<string, Cell>>;
 
-/** Every row of every table of `keyspace`, encoded as the backup format does, read now. */
-export async function snapshot(cluster: { readonly session: CqlSession }, keyspace: string, tables: readonly string[]): Promise<{ rows: Map<string, Rows>; readAt: number }> {
+/**
+ * Every row of every table of `keyspace`, encoded as the backup format does, read now. On
+ * Cassandra 4.x pass `{ elementWritetimes: false }` (multi-cell writetimes approximated, format.md §6.4).
+ */
+export async function snapshot(cluster: { readonly session: CqlSession }, keyspace: string, tables: readonly string[], options: TableReaderOptions = {}): Promise<{ rows: Map<string, Rows>; readAt: number }> {
   const schema = await captureKeyspace(cluster.session, keyspace);
   const out = new Map<string, Rows>();
   const readAt = Math.floor(Date.now() / 1000);
   for (const table of tables) {
-    const reader = tableReaderFor(schema, table);
+    const reader = tableReaderFor(schema, table, undefined, options);
     const rows: Rows = new Map();
     let pageState: string | undefined;
     do {

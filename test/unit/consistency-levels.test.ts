@@ -6,17 +6,19 @@
  */
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
-import { consistencyCode, consistencyName, serialConsistencyCode } from '../../src/cassandra/connection/connect.js';
+import { consistencyCode, consistencyName, serialConsistencyCode, unmetConsistency } from '../../src/cassandra/connection/connect.js';
 import { CONSISTENCY_NAMES, SYSTEM_READ_CONSISTENCY } from '../../src/cassandra/connection/options.js';
 import { SYSTEM_READ } from '../../src/cassandra/connection/session.js';
+import { exportRange } from '../../src/pipeline/export/export-range.js';
 import type { StoredRow } from '../../src/pipeline/load/load-chunk.js';
 import { loadChunk } from '../../src/pipeline/load/load-chunk.js';
 import { RequestGate } from '../../src/pipeline/load/request-gate.js';
 import type { TableWriter } from '../../src/cassandra/writes/row-writes.js';
-import { unmetConsistency } from '../../src/cassandra/writes/write-errors.js';
 import { resolveConnection } from '../../src/cli/shared-flags.js';
 import { CassetteError, ExitCode } from '../../src/errors.js';
+import { FakeSession } from '../support/fakes/fake-session.js';
 import { FakeWriteSession } from '../support/fakes/fake-write-session.js';
+import { MemoryStore } from '../support/fakes/memory-store.js';
 import { thrown } from '../support/thrown.js';
 
 const { consistencies, responseErrorCodes } = cassandra.types;
@@ -121,6 +123,20 @@ describe("Cassandra's Unavailable answer", () => {
     expect((err as CassetteError).code).toBe('CLUSTER_UNAVAILABLE');
     expect(rejects).toEqual([]);
     expect(session.calls.length).toBeLessThan(20 * 2); // stopped early, not every row tried
+    expect(session.calls.every((c) => c.options.consistency === consistencies.eachQuorum)).toBe(true);
+  });
+
+  it('fails a range read, after its retries, with the level in words (exit 4)', async () => {
+    const session = new FakeSession().failWhen(() => true, new cassandra.errors.NoHostAvailableError({ '127.0.0.2:9042': unavailable(consistencies.eachQuorum, 1, 0) }), Infinity);
+    const reader = { cql: 'SELECT * FROM "ks"."t" WHERE token(id) > ? AND token(id) <= ?', encodeRow: () => '{}' };
+    const err = await exportRange({ folder: 'backups/x/', table: 't', index: 3, range: { start: -10n, end: 10n }, reader }, {
+      fetchSize: 10, consistency: consistencies.eachQuorum, gzipLevel: 1, maxChunkBytes: 1024, attempts: 2, retryBaseDelayMs: 1,
+    }, { session, store: new MemoryStore(), signal: new AbortController().signal, now: Date.now, onRows: () => undefined, onRetry: () => undefined })
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CassetteError);
+    expect((err as CassetteError).exitCode).toBe(ExitCode.clusterUnavailable);
+    expect((err as CassetteError).message).toBe('could not read t range 3 (-10, 10] after 2 attempts: too few live replicas for consistency EACH_QUORUM: 1 needed, 0 alive');
+    expect((err as CassetteError).hint).toContain('--consistency');
     expect(session.calls.every((c) => c.options.consistency === consistencies.eachQuorum)).toBe(true);
   });
 });

@@ -23,11 +23,11 @@ const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--v
        scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
        scripts/services env                        export lines for what is running`;
 
-function profilesFor(flags) {
+function profilesFor(flags, version) {
   const profiles = [CASSANDRA_PROFILES.main];
   if (flags.has('--secure')) profiles.push(CASSANDRA_PROFILES.secure);
   if (flags.has('--second')) profiles.push(CASSANDRA_PROFILES.second);
-  if (flags.version !== undefined) profiles.push(VERSION_PROFILES[flags.version]);
+  if (version !== undefined) profiles.push(VERSION_PROFILES[version]);
   return profiles;
 }
 
@@ -55,8 +55,8 @@ function printSettings(env, started, json) {
   }
 }
 
-async function up(flags) {
-  const profiles = profilesFor(flags);
+async function up(flags, version) {
+  const profiles = profilesFor(flags, version);
   // Check every prerequisite before starting anything.
   const java = findJava17();
   provisionCassandra(java);
@@ -154,7 +154,6 @@ async function run(argv) {
   const rest = at === -1 ? args : [...args.slice(0, at), ...args.slice(at + 2)];
   const flags = new Set(rest.filter((a) => a.startsWith('--')));
   if (at !== -1) flags.add('--version');
-  flags.version = version;
   const names = rest.filter((a) => !a.startsWith('--'));
   const known = { up: ['--secure', '--second', '--cluster', '--version', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [] };
   if (at !== -1 && !(version in VERSION_PROFILES)) {
@@ -168,7 +167,7 @@ async function run(argv) {
     return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
   }
   switch (command) {
-    case 'up': await up(flags); return 0;
+    case 'up': await up(flags, version); return 0;
     case 'down': await down(names); return 0;
     case 'status': return status(flags);
     case 'env': printSettings(await runningSettings(), [], false); return 0;

@@ -126,6 +126,29 @@ function describeDriverError(err: unknown): string {
   return err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
 }
 
+/**
+ * Cassandra's Unavailable answer — fewer live replicas than the consistency level needs (`Not
+ * enough replicas available for query at consistency EACH_QUORUM (1 required but only 0 alive)`)
+ * — as a CLUSTER_UNAVAILABLE error (exit 4); undefined for any other error. It is the cluster, not
+ * the row: once retries are spent, a load stops with it rather than rejecting row after row.
+ */
+export function unmetConsistency(err: unknown): CassetteError | undefined {
+  if (err instanceof cassandra.errors.NoHostAvailableError) {
+    // Every host tried answered Unavailable (a request pinned to one host ends this way too).
+    const inner = Object.values(err.innerErrors as Record<string, unknown>).map(unmetConsistency);
+    return inner.length > 0 && inner.every((e) => e !== undefined) ? inner[0] : undefined;
+  }
+  if (!(err instanceof cassandra.errors.ResponseError) || err.code !== cassandra.types.responseErrorCodes.unavailableException) return undefined;
+  const detail = err as unknown as { consistencies?: number; required?: number; alive?: number };
+  const level = detail.consistencies === undefined ? 'the requested level' : consistencyName(detail.consistencies);
+  const counts = detail.required === undefined ? '' : `: ${detail.required} needed, ${detail.alive ?? 0} alive`;
+  const serial = level === 'SERIAL' || level === 'LOCAL_SERIAL';
+  return new CassetteError('CLUSTER_UNAVAILABLE', `too few live replicas for consistency ${level}${counts}`, {
+    hint: `bring the down replicas back (nodetool status), or choose a level the live ones can meet (${serial ? '--serial-consistency LOCAL_SERIAL' : '--consistency'})`,
+    cause: err,
+  });
+}
+
 /** Asks the first reachable contact point which datacenter it is in. */
 async function discoverDc(options: ConnectionOptions): Promise<string> {
   const probe = new cassandra.Client({

@@ -4,6 +4,7 @@
  */
 import { CassetteError } from '../../errors.js';
 import { cellProjection } from '../values/cell-codec.js';
+import { approximatedCellProjection } from '../values/approximated-cells.js';
 import { parseCqlType } from '../values/cql-type.js';
 import { quoteIdentifier } from '../values/identifiers.js';
 import { installNullListElementFix } from '../values/driver-list-decoding.js';
@@ -16,13 +17,28 @@ export interface TableReader {
   readonly cql: string;
   /** The row as one NDJSON line, without the newline. `readAtSeconds` turns TTLs into expiries. */
   encodeRow(row: QueryRow, readAtSeconds: number): string;
+  /** Columns whose writetimes and expiries are approximated (format.md §6.4); absent when none are. */
+  readonly approximated?: readonly string[];
+}
+
+export interface TableReaderOptions {
+  /**
+   * Whether the cluster returns WRITETIME/TTL of multi-cell columns (read-capabilities.ts
+   * readsElementWritetimes; true by default). When false, their writetimes are approximated.
+   */
+  readonly elementWritetimes?: boolean;
+  /**
+   * With `elementWritetimes` false: the writetime (µs) of a multi-cell column in a row without
+   * single cells of its kind — a backup passes the time it started; the page's read time otherwise.
+   */
+  readonly fallbackWritetime?: bigint;
 }
 
 /**
  * Builds the reader of `tableName` from the captured schema: every column, or only the key and
  * `columns` (rotate exports just the encrypted and key-version columns).
  */
-export function tableReaderFor(schema: KeyspaceSchema, tableName: string, columns?: readonly string[]): TableReader {
+export function tableReaderFor(schema: KeyspaceSchema, tableName: string, columns?: readonly string[], options: TableReaderOptions = {}): TableReader {
   const table = findTable(schema, tableName);
   if (table === undefined) throw new CassetteError('INVALID_INPUT', `table ${schema.name}.${tableName} is not in the schema`);
   // Cassandra 5.0 returns WRITETIME/TTL lists with null elements, which the driver misreads unless fixed.
@@ -30,13 +46,17 @@ export function tableReaderFor(schema: KeyspaceSchema, tableName: string, column
   const keyColumns = [...partitionKeyColumns(table), ...clusteringColumns(table)];
   const keyTypes = keyColumns.map((c) => parseCqlType(c.type, schema.types));
   const selected = columns === undefined ? nonKeyColumns(table) : nonKeyColumns(table).filter((c) => columns.includes(c.name));
-  const projection = cellProjection(selected.map((c) => ({ name: c.name, kind: c.kind, type: parseCqlType(c.type, schema.types) })));
+  const cellColumns = selected.map((c) => ({ name: c.name, kind: c.kind, type: parseCqlType(c.type, schema.types) }));
+  // Decided once per table: the 5.0 projection, or (4.x) the one that approximates multi-cell writetimes.
+  const approximate = options.elementWritetimes === false ? approximatedCellProjection(cellColumns, options.fallbackWritetime) : undefined;
+  const projection = approximate ?? cellProjection(cellColumns);
   const token = `token(${partitionKeyColumns(table).map((c) => quoteIdentifier(c.name)).join(', ')})`;
   const select = [...keyColumns.map((c) => quoteIdentifier(c.name)), ...projection.selectors].join(', ');
   const cql = `SELECT ${select} FROM ${quoteIdentifier(schema.name)}.${quoteIdentifier(table.name)} WHERE ${token} > ? AND ${token} <= ?`;
   const keyCount = keyColumns.length;
   return {
     cql,
+    ...(approximate === undefined || approximate.approximated.length === 0 ? {} : { approximated: approximate.approximated }),
     encodeRow(row, readAtSeconds) {
       const values = row.values();
       const k = new Array<unknown>(keyCount);

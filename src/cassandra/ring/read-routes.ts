@@ -45,9 +45,9 @@ export interface RangeRoute {
    * undefined when none is up — then the driver chooses a local coordinator.
    */
   attempt(n: number): AttemptRoute | undefined;
-  /** Every replica (all DCs) with its state, for messages: `127.0.0.3:9042 (dc1, down), …`. */
+  /** Every replica (all DCs) with its state in the local DC, for messages: `127.0.0.3:9042 (dc1, down), 127.0.0.5:9042 (dc2)`. */
   describe(): string;
-  /** Replicas the driver sees down, with their DC. */
+  /** Local-DC replicas the driver sees down, with their DC. */
   down(): readonly string[];
 }
 
@@ -91,7 +91,8 @@ export function readRouter<H extends RouteHost>(hosts: readonly H[], target: { k
         .map((e) => e.address);
       const preferred = ordered[0];
       if (preferred !== undefined) given.set(preferred, (given.get(preferred) ?? 0) + 1);
-      const stateOf = (n: RingNode): string => (hostOf.get(n.address)?.isUp() === false ? 'down' : 'up');
+      // Only local-DC hosts are watched (the driver ignores remote ones, which then always look up).
+      const stateOf = (n: RingNode): string | undefined => (n.datacenter !== target.localDc ? undefined : hostOf.get(n.address)?.isUp() === false ? 'down' : 'up');
       return {
         localReplicas: ordered,
         attempt(n) {
@@ -99,7 +100,7 @@ export function readRouter<H extends RouteHost>(hosts: readonly H[], target: { k
           const host = up[(Math.max(1, n) - 1) % Math.max(1, up.length)];
           return host === undefined ? undefined : { routing: { host }, node: host.address };
         },
-        describe: () => (all.length === 0 ? 'none known' : all.map((n) => `${n.address} (${n.datacenter}, ${stateOf(n)})`).join(', ')),
+        describe: () => (all.length === 0 ? 'none known' : all.map((n) => `${n.address} (${n.datacenter}${stateOf(n) === undefined ? '' : `, ${stateOf(n)}`})`).join(', ')),
         down: () => all.filter((n) => stateOf(n) === 'down').map((n) => `${n.address} (${n.datacenter})`),
       };
     },

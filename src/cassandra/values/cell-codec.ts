@@ -215,7 +215,7 @@ function encodeMultiCell(type: CqlType, v: JsonValue, writetime: unknown, ttl: u
 }
 
 /** For each cell position of a multi-cell value's JSON: whether a cell exists there. */
-function cellPresence(type: CqlType, v: JsonValue): readonly boolean[] {
+export function cellPresence(type: CqlType, v: JsonValue): readonly boolean[] {
   if (type.kind === 'udt') {
     const record = v as { readonly [key: string]: JsonValue };
     return type.fields.map((field) => record[field.name] !== null);

@@ -21,6 +21,10 @@
  *    writetime: the cell tombstone wins the tie with exactly that cell and shadows nothing else.
  * 5. Read again to verify; anything else → a CassetteError naming table, key and column.
  *
+ * Cassandra 4.x cannot return WRITETIME of a non-frozen list: against such a target
+ * (`readsWritetimes` false) steps 1, 3 and 5 compare the elements' values alone, and step 4 deletes
+ * a surplus copy at the writetime of the expected element it matched (the one the batch wrote).
+ *
  * `DELETE l[i]` reads before it writes: Cassandra refuses it when the guardrail
  * `read_before_write_list_operations_enabled` (default true) is off; the error says so.
  *
@@ -59,7 +63,7 @@ export interface ListWrite {
   readonly elementType: CqlType;
   /** In list order; never empty. */
   readonly elements: readonly ListElement[];
-  /** `SELECT "l", WRITETIME("l") FROM … WHERE <key>` */
+  /** `SELECT "l", WRITETIME("l") FROM … WHERE <key>`, or `SELECT "l" FROM …` when the target cannot read list writetimes. */
   readonly selectCql: string;
   /** `UPDATE … USING TIMESTAMP ? AND TTL ? SET "l" = "l" + ? WHERE <key>`, bound as [writetime, ttl, [element], …key]. */
   readonly appendCql: string;
@@ -88,8 +92,11 @@ export interface ListWriteOutcome {
   readonly expired: number;
 }
 
-/** Builds the ListWrite of `multi` (a list column of `row`); writetimes go through `shiftTimestamp` (the guard's +1 µs). */
-export function listWriteFor(shape: TableShape, row: DecodedRow, multi: MultiValue, shiftTimestamp: (writetime: bigint) => bigint): ListWrite {
+/**
+ * Builds the ListWrite of `multi` (a list column of `row`); writetimes go through `shiftTimestamp`
+ * (the guard's +1 µs). `readsWritetimes`: whether the target returns WRITETIME of a list (5.0).
+ */
+export function listWriteFor(shape: TableShape, row: DecodedRow, multi: MultiValue, shiftTimestamp: (writetime: bigint) => bigint, readsWritetimes = true): ListWrite {
   const { column } = multi;
   if (column.type.kind !== 'list') throw new Error(`listWriteFor: "${column.name}" is not a list`);
   const key = keyFor(shape, row, column.isStatic);
@@ -108,7 +115,7 @@ export function listWriteFor(shape: TableShape, row: DecodedRow, multi: MultiVal
     key: key.params,
     elementType: column.type.element,
     elements,
-    selectCql: `SELECT ${column.quoted}, WRITETIME(${column.quoted}) FROM ${shape.qualified} WHERE ${where}`,
+    selectCql: `SELECT ${column.quoted}${readsWritetimes ? `, WRITETIME(${column.quoted})` : ''} FROM ${shape.qualified} WHERE ${where}`,
     appendCql: `UPDATE ${shape.qualified} USING TIMESTAMP ? AND TTL ? SET ${column.quoted} = ${column.quoted} + ? WHERE ${where}`,
     deleteCql: `DELETE ${column.quoted}[?] FROM ${shape.qualified} USING TIMESTAMP ? WHERE ${where}`,
     keyBytes: key.bytes,
@@ -139,15 +146,32 @@ export function listAppendBatch(list: ListWrite, nowSeconds: number): { readonly
   return { statements, expiredElements };
 }
 
+/** The calls of writeList in progress, by list (statement and key): one list is written by one call at a time. */
+const writing = new Map<string, Promise<unknown>>();
+
 /**
  * Makes the target list equal to `list` (protocol in this file's comment). Safe to call again after
- * any failure, and again when it succeeded (it then only reads).
+ * any failure, and again when it succeeded (it then only reads). Calls for the same list (a static
+ * list is in every row of its partition, and rows of one partition may load at once) run one after
+ * another, so that two calls never both find it empty and append it twice.
  *
  * @throws CassetteError INVALID_INPUT when the target list holds anything but whole copies of the
  *   expected elements (restore lists into empty tables), or when a written batch is not visible to
  *   the read; the driver's error (unchanged) when a statement fails.
  */
 export async function writeList(session: CqlWriteSession, list: ListWrite, options: WriteListOptions = {}): Promise<ListWriteOutcome> {
+  const id = `${list.selectCql}\n${JSON.stringify(list.k.slice(0, list.key.length))}`;
+  const before = writing.get(id) ?? Promise.resolve();
+  const run = before.catch(() => undefined).then(() => writeListAlone(session, list, options));
+  writing.set(id, run);
+  try {
+    return await run;
+  } finally {
+    if (writing.get(id) === run) writing.delete(id);
+  }
+}
+
+async function writeListAlone(session: CqlWriteSession, list: ListWrite, options: WriteListOptions): Promise<ListWriteOutcome> {
   const now = options.nowSeconds ?? ((): number => Math.floor(Date.now() / 1000));
   const queryOptions: QueryOptions = { prepare: true, ...(options.consistency === undefined ? {} : { consistency: options.consistency }) };
   const expected = list.elements.map((element) => ({ ...element, text: JSON.stringify(element.json) }));
@@ -172,16 +196,17 @@ export async function writeList(session: CqlWriteSession, list: ListWrite, optio
       appended = batch.statements.length;
       continue;
     }
-    const keep = firstCopyEnd(current, expected, nowSeconds);
-    if (keep === undefined) {
+    const copies = matchCopies(current, expected, nowSeconds);
+    const keep = copies?.firstEnd;
+    if (copies === undefined || keep === undefined) {
       throw listError(list, `the target list holds ${describeList(current)}, which is not ${expected.length} expected element(s) or whole copies of them`,
         'restore lists into an empty table: a list cannot be merged with elements it already holds (under --guard timestamp too, whose writetimes are +1 µs)');
     }
     if (keep === current.length) return { appended, removed, expired };
     for (let i = current.length - 1; i >= keep; i--) {
-      const surplus = current[i] as ReadElement;
+      const writetime = (current[i] as ReadElement).writetime ?? (copies.matched[i] as ExpectedElement).writetime;
       try {
-        await session.execute(list.deleteCql, [i, surplus.writetime, ...list.key], { ...queryOptions, isIdempotent: false });
+        await session.execute(list.deleteCql, [i, writetime, ...list.key], { ...queryOptions, isIdempotent: false });
       } catch (error) {
         throw guardrailError(list, error);
       }
@@ -196,10 +221,10 @@ function appendBytes(json: JsonValue, keyBytes: number): number {
   return 16 + jsonBytes(json) + keyBytes;
 }
 
-/** An element read from the target: its §6.3 JSON text and writetime. */
+/** An element read from the target: its §6.3 JSON text and writetime (null: the target cannot say, 4.x). */
 export interface ReadElement {
   readonly text: string;
-  readonly writetime: bigint;
+  readonly writetime: bigint | null;
 }
 
 /** An expected element with its JSON text. */
@@ -221,19 +246,28 @@ function isRequired(element: ListElement, nowSeconds: number): boolean {
  * undefined otherwise.
  */
 export function firstCopyEnd(current: readonly ReadElement[], expected: readonly ExpectedElement[], nowSeconds: number): number | undefined {
+  return matchCopies(current, expected, nowSeconds)?.firstEnd;
+}
+
+/**
+ * firstCopyEnd, and the expected element each position of `current` matched. A read element
+ * without a writetime (a 4.x target) matches on its value alone.
+ */
+function matchCopies(current: readonly ReadElement[], expected: readonly ExpectedElement[], nowSeconds: number): { firstEnd: number | undefined; matched: ExpectedElement[] } | undefined {
   let pos = 0;
   let firstEnd: number | undefined;
+  const matched: ExpectedElement[] = [];
   while (pos < current.length) {
     const start = pos;
     for (const element of expected) {
       const read = current[pos];
-      if (read !== undefined && read.writetime === element.writetime && read.text === element.text) pos++;
+      if (read !== undefined && (read.writetime === null || read.writetime === element.writetime) && read.text === element.text) matched[pos++] = element;
       else if (isRequired(element, nowSeconds)) return undefined;
     }
     if (pos === start) return undefined;
     firstEnd ??= pos;
   }
-  return firstEnd;
+  return { firstEnd, matched };
 }
 
 async function readList(session: CqlWriteSession, list: ListWrite, options: QueryOptions): Promise<ReadElement[]> {
@@ -242,7 +276,10 @@ async function readList(session: CqlWriteSession, list: ListWrite, options: Quer
   if (row === undefined) return [];
   const [values, writetimes] = row.values();
   if (values === null || values === undefined) return [];
-  if (!Array.isArray(values) || !Array.isArray(writetimes) || values.length !== writetimes.length) {
+  if (!Array.isArray(values)) throw listError(list, 'the target returned a list column that is not a list', 'report this as a bug');
+  // Without WRITETIME in the select (a 4.x target), elements are known by their values alone.
+  if (writetimes === undefined) return values.map((value: unknown) => ({ text: JSON.stringify(encodeValue(list.elementType, value)), writetime: null }));
+  if (!Array.isArray(writetimes) || values.length !== writetimes.length) {
     throw listError(list, 'the target returned a list whose WRITETIME does not line up with its elements', 'report this as a bug');
   }
   return values.map((value: unknown, i) => {
@@ -253,7 +290,7 @@ async function readList(session: CqlWriteSession, list: ListWrite, options: Quer
 }
 
 function describeList(elements: readonly ReadElement[]): string {
-  const shown = elements.slice(0, 5).map((element) => `${element.text}@${element.writetime}`).join(', ');
+  const shown = elements.slice(0, 5).map((element) => `${element.text}${element.writetime === null ? '' : `@${element.writetime}`}`).join(', ');
   return `${elements.length} element(s) [${shown}${elements.length > 5 ? ', …' : ''}]`;
 }
 

@@ -85,6 +85,11 @@ export interface TableWriterOptions {
    * start, in µs): the row certainly existed then, so a deletion made after the backup still wins.
    */
   readonly markerTimestampMicros: bigint;
+  /**
+   * Whether the target returns WRITETIME of a non-frozen list (Cassandra ≥ 5.0; true by default).
+   * When false (4.x), writeList reads a target list back by its values alone (list-writes.ts).
+   */
+  readonly targetReadsListWritetimes?: boolean;
 }
 
 const INT64_MAX = 2n ** 63n - 1n;
@@ -112,7 +117,8 @@ export function tableWriterFor(target: TableWriterTarget, guard: Guard, options:
         return shifted;
       };
       const marker = options.markerTimestampMicros;
-      return Object.freeze({ ...base, planRow: (row: BackupRow, nowSeconds: number) => planPlainRow(shape, decodeRow(shape, row, nowSeconds), nowSeconds, shift, marker) });
+      const listWritetimes = options.targetReadsListWritetimes ?? true;
+      return Object.freeze({ ...base, planRow: (row: BackupRow, nowSeconds: number) => planPlainRow(shape, decodeRow(shape, row, nowSeconds), nowSeconds, shift, marker, listWritetimes) });
     }
     case 'lwt': {
       const conditional = conditionalGuardFor(shape, guard.column, guard.expected);
@@ -122,7 +128,7 @@ export function tableWriterFor(target: TableWriterTarget, guard: Guard, options:
 }
 
 /** The plan of a decoded row under guard none (`shift` = identity) or timestamp (`shift` = +1 µs). */
-function planPlainRow(shape: TableShape, row: DecodedRow, nowSeconds: number, shift: (writetime: bigint) => bigint, markerTimestamp: bigint): RowPlan {
+function planPlainRow(shape: TableShape, row: DecodedRow, nowSeconds: number, shift: (writetime: bigint) => bigint, markerTimestamp: bigint, listWritetimes: boolean): RowPlan {
   const statements: WriteStatement[] = [];
   const lists: ListWrite[] = [];
   if (shape.isCounter) {
@@ -137,7 +143,7 @@ function planPlainRow(shape: TableShape, row: DecodedRow, nowSeconds: number, sh
   }
   if (row.clustering !== null && !row.hasRegularCells) statements.push(markerInsert(shape, row, shift(markerTimestamp)));
   for (const multi of row.multis) {
-    if (multi.column.type.kind === 'list') lists.push(listWriteFor(shape, row, multi, shift));
+    if (multi.column.type.kind === 'list') lists.push(listWriteFor(shape, row, multi, shift, listWritetimes));
     else statements.push(...elementUpdates(shape, row, multi, nowSeconds, shift));
   }
   return { statements, expiredCells: row.expiredCells, lists };

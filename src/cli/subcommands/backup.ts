@@ -40,6 +40,8 @@ function formatBackupReport(r: BackupReport): string {
   ];
   const byNode = Object.entries(r.rangesByNode);
   if (byNode.length > 0) lines.push(`ranges read per node: ${byNode.map(([node, n]) => `${node} ${n}`).join(', ')}`);
+  const approximated = (r.approximatedWritetimes ?? []).flatMap((t) => t.columns.map((c) => `${t.name}.${c}`));
+  if (approximated.length > 0) lines.push(`note: approximated writetimes and TTLs (Cassandra 4.x, docs/format.md §6.4): ${approximated.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
 

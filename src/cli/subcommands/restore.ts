@@ -77,6 +77,8 @@ function formatRestoreReport(r: RestoreReport): string {
     : `keyspace ${r.targetKeyspace} already existed with replication ${replication}; it was kept`);
   lines.push(`consistency ${r.consistency}${r.guard === 'lwt' ? `, LWT serial consistency ${r.serialConsistency}` : ''}`);
   if (!r.writetimesPreserved) lines.push('note: --guard lwt writes at the LWT ballot time; original WRITETIMEs were not preserved');
+  const approximated = (r.approximatedWritetimes ?? []).flatMap((t) => t.columns.map((c) => `${t.name}.${c}`));
+  if (approximated.length > 0) lines.push(`note: written with the approximated writetimes and TTLs the backup holds (read from Cassandra 4.x, docs/format.md §6.4): ${approximated.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
 

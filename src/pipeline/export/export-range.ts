@@ -18,6 +18,7 @@ import { readRange } from './read-range.js';
 import type { TableReader } from '../../cassandra/reads/table-reader.js';
 import type { RangeRoute } from '../../cassandra/ring/read-routes.js';
 import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
+import { unmetConsistency } from '../../cassandra/connection/connect.js';
 
 /** One unit of export work. */
 export interface RangeJob {
@@ -154,10 +155,12 @@ function rangeReadFailed(err: unknown, job: RangeJob, settings: ExportRangeSetti
   }
   const down = job.route?.down() ?? [];
   const replicas = job.route === undefined ? '' : `; replicas: ${job.route.describe()}`;
-  return new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${settings.attempts} attempts: ${reasonOf(err)}${replicas}`, {
+  // Too few live replicas for the level (EACH_QUORUM with a datacenter down, say): say so in words.
+  const unmet = unmetConsistency(err);
+  return new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${settings.attempts} attempts: ${unmet?.message ?? reasonOf(err)}${replicas}`, {
     hint: down.length > 0
       ? `${down.length === 1 ? 'replica' : 'replicas'} ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down: bring ${down.length === 1 ? 'it' : 'them'} back (or lower --consistency)`
-      : "check the cluster's health (nodetool status)",
+      : unmet?.hint ?? "check the cluster's health (nodetool status)",
     cause: err,
   });
 }

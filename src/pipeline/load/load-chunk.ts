@@ -8,7 +8,8 @@
 import type { JsonValue } from '../../cassandra/values/value-codec.js';
 import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/writes/row-writes.js';
-import { isTransientWriteError, reasonOf, unmetConsistency } from '../../cassandra/writes/write-errors.js';
+import { unmetConsistency } from '../../cassandra/connection/connect.js';
+import { isTransientWriteError, reasonOf } from '../../cassandra/writes/write-errors.js';
 import { withRetries } from '../retry.js';
 import type { RequestGate } from './request-gate.js';
 
