@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import cassandra from 'cassandra-driver';
 
@@ -48,10 +49,10 @@ for (const target of targets) {
   await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${cql(target.replication)}`);
   await client.execute(`CREATE TABLE ${keyspace}.accounts (id int, bucket int, name text, email text, secret blob, updated timestamp, PRIMARY KEY (id, bucket))`);
   const loadStart = performance.now();
-  const params = function* () {
+  const params = Readable.from((function* () {
     for (let i = 0; i < rows; i++) yield [Math.floor(i / 4), i % 4, `name ${i}`, `user${i}@example.com`, Buffer.alloc(64, i % 251), new Date(1_700_000_000_000 + i)];
-  };
-  await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.accounts (id, bucket, name, email, secret, updated) VALUES (?, ?, ?, ?, ?, ?)`, params(), { concurrencyLevel: 128 });
+  })(), { objectMode: true });
+  await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.accounts (id, bucket, name, email, secret, updated) VALUES (?, ?, ?, ?, ?, ?)`, params, { concurrencyLevel: 128 });
   console.error(`bench: ${target.name}: loaded ${rows} rows in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
   const connection = ['--hosts', target.hosts.join(','), '--port', String(target.port), '--dc', target.dc];
   for (let run = 1; run <= runs; run++) {
