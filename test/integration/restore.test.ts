@@ -41,6 +41,9 @@ describe('cassette restore', () => {
     backupId, schemaMode: 'create', guard: { kind: 'none' }, maxInFlight: 64, maxErrors: 0, batchBytes: 4096, parallel: 2, verify: true, ...extra,
   });
 
+  /** TTL of the cell that expires between backup and restore. */
+  const BRIEF_TTL_S = 15;
+
   beforeAll(async () => {
     client = cassandraClient(services.cassandra);
     await client.connect();
@@ -48,12 +51,15 @@ describe('cassette restore', () => {
     // A table with a default TTL, a cell without TTL, and a cell about to expire.
     await client.execute(`CREATE TABLE ${source}.defaults (id int PRIMARY KEY, keep text, brief text) WITH default_time_to_live = 86400`);
     await client.execute(`INSERT INTO ${source}.defaults (id, keep) VALUES (1, 'no ttl') USING TIMESTAMP 1700000000000000 AND TTL 0`);
-    await client.execute(`INSERT INTO ${source}.defaults (id, brief) VALUES (1, 'expires soon') USING TIMESTAMP 1700000000000001 AND TTL 2`);
+    // Long enough to be read by the backup even on a busy machine; the restore starts after it passed.
+    const briefWritten = Date.now();
+    await client.execute(`INSERT INTO ${source}.defaults (id, brief) VALUES (1, 'expires soon') USING TIMESTAMP 1700000000000001 AND TTL ${BRIEF_TTL_S}`);
     await client.execute(`INSERT INTO ${source}.defaults (id, keep, brief) VALUES (2, 'two', 'long') USING TIMESTAMP 1700000000000002 AND TTL 0`);
     cluster = await clusterFor(services.cassandra);
     second = await clusterFor(services.second);
     backupId = (await runBackup({ keyspace: source, parallel: 4, fetchSize: 1000, gzipLevel: 1, maxChunkBytes: 256 * 1024, consistency: 'LOCAL_QUORUM' }, deps(cluster) as never)).backupId;
-    await new Promise((resolve) => setTimeout(resolve, 3_000)); // let the 2-second TTL pass
+    // Let the short TTL pass (with a second to spare for rounding).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, briefWritten + (BRIEF_TTL_S + 1) * 1000 - Date.now())));
   });
 
   afterAll(async () => {
