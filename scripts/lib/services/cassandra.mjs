@@ -305,6 +305,16 @@ export async function startCluster(nodes, java, onLaunch = () => {}) {
   }
   for (const node of toStart) if (node !== seed) launch(node);
   await Promise.all(toStart.map((node) => awaitCassandra(node, launches.get(node), nodes.length - 1)));
+  if (toStart.length > 0) {
+    // The keyspace of the liveness probe (see seenUpBy): an empty table on every node's ranges.
+    const { client } = await probe(nodes[0]);
+    try {
+      await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${LIVENESS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+      await client.execute(`CREATE TABLE IF NOT EXISTS ${LIVENESS}.probe (k int PRIMARY KEY)`);
+    } finally {
+      await client.shutdown().catch(() => {});
+    }
+  }
   return toStart.map((n) => n.name);
 }
 
@@ -344,8 +354,32 @@ export async function restartNode(node, java, others) {
       const seen = await gossipOf(other, node);
       return seen !== undefined && seen.generation === own?.generation && seen.rpcReady;
     });
+    await waitFor(`${other.name} to treat ${node.name} as alive`, { pid: launch.pid, logPath: launch.logPath, timeoutMs: 120_000, intervalMs: 500 }, () => seenUpBy(other, node));
   }
   return true;
+}
+
+/** A keyspace of RF 1 (SimpleStrategy) that `startCluster` creates: each range has one replica. */
+const LIVENESS = 'cassette_services_liveness';
+
+/**
+ * Whether `observer`'s failure detector has `node` alive: a CL ONE read of a range whose only
+ * replica is `node` answers at once with Unavailable while the observer thinks it is down. (Gossip
+ * carrying the new start is not enough: a node is marked alive only after an echo round trip.)
+ */
+async function seenUpBy(observer, node) {
+  const { client } = await probe(observer);
+  try {
+    const own = await probe(node);
+    const tokens = await own.client.execute('SELECT tokens FROM system.local').finally(() => own.client.shutdown().catch(() => {}));
+    const token = BigInt([...tokens.first().get('tokens')][0]);
+    await client.execute(`SELECT k FROM ${LIVENESS}.probe WHERE token(k) > ${token - 1n} AND token(k) <= ${token}`, [], { consistency: 1 }); // ONE
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.shutdown().catch(() => {});
+  }
 }
 
 /** What `observer` knows through gossip about `node`: its generation and whether its CQL is ready. */
