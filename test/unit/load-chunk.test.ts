@@ -1,6 +1,7 @@
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 import type { RowPlan, TableWriter, WriteStatement } from '../../src/cassandra/writes/row-writes.js';
+import { withFreshTtls } from '../../src/cassandra/writes/statement.js';
 import type { JsonValue } from '../../src/cassandra/values/value-codec.js';
 import { loadChunk, type ChunkLoadSettings, type RejectedRow, type StoredRow } from '../../src/pipeline/load/load-chunk.js';
 import { RequestGate } from '../../src/pipeline/load/request-gate.js';
@@ -236,6 +237,30 @@ describe('loadChunk: expired cells and rows', () => {
     const result = await h.run(chunk([stored('a', 1), stored('a', 2), stored('a', 3)]), writer);
     expect(result).toEqual({ rows: 3, written: 2, expiredCells: 5, expiredRows: 1, rejected: [], races: [] });
     expect(h.session.sent).toEqual([['a/1', 'a/3']]);
+  });
+
+  it('recomputes each TTL when the request is sent, also on a retry, so a wait does not extend the cell’s life', async () => {
+    const session = new FakeWriteSession();
+    let clockMs = NOW_MS;
+    const expiresAt = Math.floor(NOW_MS / 1000) + 100;
+    const ttl = (): WriteStatement => ({ cql: 'ttl', params: ['k', 'v', 99, 0], idempotent: true, conditional: false, bytes: 10, ttls: [{ index: 3, expiresAt }] });
+    const fixed = stmt('no-ttl');
+    const writer = fakeWriter(() => plan([ttl(), fixed]));
+    // Each attempt fails while the clock moves on 7 s; the third one goes through.
+    session.failWhen(() => {
+      clockMs += 7_000;
+      return true;
+    }, timeout(), 2);
+    const result = await loadChunk(chunk([stored('a', 1)]), writer, 1, SETTINGS, {
+      session, gate: new RequestGate(1), signal: new AbortController().signal, now: () => clockMs, onRows: () => undefined, onReject: () => undefined,
+    });
+    expect(result.written).toBe(1);
+    const sentTtls = session.calls.map((call) => call.statements[0]?.params[3]);
+    const nowSeconds = Math.floor(NOW_MS / 1000);
+    expect(sentTtls).toEqual([expiresAt - nowSeconds, expiresAt - nowSeconds - 7, expiresAt - nowSeconds - 14]);
+    expect(session.calls.every((call) => call.statements[1]?.params[0] === 'no-ttl')).toBe(true);
+    // Never 0 (which would make the cell permanent), even when the expiry has passed meanwhile.
+    expect(withFreshTtls(ttl(), expiresAt + 5).params[3]).toBe(1);
   });
 
   it('plans against the next whole second of the injected clock', async () => {

@@ -131,9 +131,17 @@ export function planConditionalRow(shape: TableShape, row: DecodedRow, nowSecond
     params: [ttlFor(unit.expiresAt, nowSeconds), ...unit.assignments.flatMap((a) => a.params), ...key.params, ...(i === 0 ? [guard.expected] : [])],
     bytes: 4 + key.bytes + unit.assignments.reduce((n, a) => n + a.bytes, 0),
   }));
+  // Each update's first parameter is its TTL.
+  const ttls: { index: number; expiresAt: number }[] = [];
+  let offset = 0;
+  units.forEach((unit, i) => {
+    if (unit.expiresAt !== null) ttls.push({ index: offset, expiresAt: unit.expiresAt });
+    offset += (updates[i] as (typeof updates)[number]).params.length;
+  });
   const statement: WriteStatement = {
     cql: updates.length === 1 ? (updates[0] as (typeof updates)[number]).cql : `BEGIN BATCH ${updates.map((u) => `${u.cql}; `).join('')}APPLY BATCH`,
     params: updates.flatMap((u) => u.params),
+    ...(ttls.length === 0 ? {} : { ttls }),
     // A retry after a timeout could find its own write and report [applied] = false: never retry blindly.
     idempotent: false,
     conditional: true,

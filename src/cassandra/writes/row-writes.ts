@@ -154,12 +154,14 @@ function insertGroup(shape: TableShape, row: DecodedRow, isStatic: boolean, grou
   const first = group[0] as SingleValue;
   const key = keyFor(shape, row, isStatic);
   const names = [...key.columns.map((column) => column.quoted), ...group.map((cell) => cell.column.quoted)];
+  const params = [...key.params, ...group.map((cell) => cell.value), shift(first.writetime), ttlFor(first.expiresAt, nowSeconds)];
   return {
     cql: `INSERT INTO ${shape.qualified} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`,
-    params: [...key.params, ...group.map((cell) => cell.value), shift(first.writetime), ttlFor(first.expiresAt, nowSeconds)],
+    params,
     idempotent: true,
     conditional: false,
     bytes: key.bytes + group.reduce((n, cell) => n + cell.bytes, 0) + 12,
+    ...(first.expiresAt === null ? {} : { ttls: [{ index: params.length - 1, expiresAt: first.expiresAt }] }),
   };
 }
 
@@ -210,6 +212,7 @@ function elementUpdates(shape: TableShape, row: DecodedRow, multi: MultiValue, n
       idempotent: true,
       conditional: false,
       bytes: key.bytes + group.reduce((n, element) => n + element.bytes, 0) + 12,
+      ...(first.expiresAt === null ? {} : { ttls: [{ index: 1, expiresAt: first.expiresAt }] }),
     };
   });
 }

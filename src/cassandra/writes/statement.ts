@@ -26,4 +26,22 @@ export interface WriteStatement {
   readonly conditional: boolean;
   /** Approximate serialized size of the bound values, for packing batches. */
   readonly bytes: number;
+  /**
+   * The TTL parameters, by position, with the absolute expiry (epoch seconds) each stands for: a
+   * TTL is computed when the statement is planned, but the request may wait (rate limit, retries)
+   * before it is sent; {@link withFreshTtls} recomputes them then, so the cell expires when its
+   * source cell did. Absent: no TTL parameter depends on the time (none, or TTL 0).
+   */
+  readonly ttls?: readonly { readonly index: number; readonly expiresAt: number }[];
+}
+
+/**
+ * `statement` with every TTL parameter recomputed for `nowSeconds` (at least 1: a TTL of 0 would
+ * make the cell permanent). The statement itself when its TTLs do not depend on the time.
+ */
+export function withFreshTtls(statement: WriteStatement, nowSeconds: number): WriteStatement {
+  if (statement.ttls === undefined || statement.ttls.length === 0) return statement;
+  const params = [...statement.params];
+  for (const { index, expiresAt } of statement.ttls) params[index] = Math.max(1, expiresAt - nowSeconds);
+  return { ...statement, params };
 }

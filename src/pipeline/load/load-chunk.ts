@@ -8,6 +8,7 @@
 import type { JsonValue } from '../../cassandra/values/value-codec.js';
 import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/writes/row-writes.js';
+import { withFreshTtls } from '../../cassandra/writes/statement.js';
 import { unmetConsistency } from '../../cassandra/connection/connect.js';
 import { isTransientWriteError, reasonOf } from '../../cassandra/writes/write-errors.js';
 import { withRetries } from '../retry.js';
@@ -103,13 +104,16 @@ export async function loadChunk(
     const options = { consistency: settings.consistency, isIdempotent: idempotent, ...(settings.serialConsistency === undefined ? {} : { serialConsistency: settings.serialConsistency }) };
     const send = async (): Promise<boolean> => {
       if (unit.statements.length === 0) return true; // only list writes, done below
-      if (unit.statements.length === 1) {
-        const [only] = unit.statements as [WriteStatement];
+      // TTLs as of now, not as of planning: the unit may have waited for the gate or a retry.
+      const nowSeconds = Math.floor(deps.now() / 1000);
+      const statements = unit.statements.map((s) => withFreshTtls(s, nowSeconds));
+      if (statements.length === 1) {
+        const [only] = statements as [WriteStatement];
         const rs = await deps.session.execute(only.cql, only.params, options);
         return !conditional || rs.rows[0]?.get('[applied]') !== false;
       }
       // A conditional batch (one row's LWT with several TTLs) answers [applied] like a single LWT.
-      const rs = await deps.session.batch(unit.statements, options);
+      const rs = await deps.session.batch(statements, options);
       return !conditional || rs.rows[0]?.get('[applied]') !== false;
     };
     const applied = await withRetries(send, {
