@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rotationWriterFor, type RotatedRow } from '../../src/cassandra/writes/rotation-writes.js';
 import { tableSchema } from '../support/synthetic-backup.js';
+import { withFreshTtls, type WriteStatement } from '../../src/cassandra/writes/statement.js';
 
 const table = tableSchema('users', [['tenant', 'text', 'partition_key'], ['id', 'int', 'partition_key'], ['at', 'int', 'clustering'],
   ['email', 'text', 'regular'], ['key_version', 'text', 'regular'], ['ssn', 'blob', 'regular']]);
@@ -29,6 +30,11 @@ describe('rotationWriterFor', () => {
     expect(plan.statements[0]?.params).toEqual([201n, 0, 'new-mail', '2', 't', 1, 5]);
     expect(plan.statements[1]?.params).toEqual([101n, 50, Buffer.from('new-ssn'), 't', 1, 5]);
     expect(plan.statements.every((s) => s.idempotent && !s.conditional)).toBe(true);
+    // Sent 20 s later, the TTL is what is left then; TTL 0 (no expiry) stays 0.
+    expect(withFreshTtls(plan.statements[1] as WriteStatement, NOW + 20).params).toEqual([101n, 30, Buffer.from('new-ssn'), 't', 1, 5]);
+    expect(withFreshTtls(plan.statements[0] as WriteStatement, NOW + 20).params[1]).toBe(0);
+    const lwt = rotationWriterFor('ks', table, [], { guard: 'lwt', preserveTtl: true, preserveWritetime: true, conditionColumns }).planRow(row, NOW);
+    expect(withFreshTtls(lwt.statements[1] as WriteStatement, NOW + 20).params[0]).toBe(30);
   });
 
   it('preserve_ttl / preserve_writetime false leave USING TTL / TIMESTAMP out', () => {

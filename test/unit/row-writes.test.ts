@@ -1,3 +1,4 @@
+import { withFreshTtls } from '../../src/cassandra/writes/statement.js';
 /**
  * The writes planned for hand-built backed-up rows (docs/format.md §6.1), and the list protocol
  * against an in-memory list that behaves like Cassandra's (appends make new cells, DELETE l[i]
@@ -66,6 +67,8 @@ describe('tableWriterFor: single-cell columns', () => {
     expect(plan.expiredCells).toBe(0);
     expect(plan.lists).toEqual([]);
     for (const s of plan.statements) expect(s).toMatchObject({ idempotent: true, conditional: false });
+    // Sent 20 s later, an expiring cell's TTL is what is left then; TTL 0 (no expiry) stays 0.
+    expect(plan.statements.map((s) => withFreshTtls(s, NOW + 20).params.at(-1))).toEqual([0, 30, 0]);
   });
 
   it('skips and counts cells whose expiry is now or past; a row left without cells gets no marker', () => {
@@ -133,6 +136,7 @@ describe('tableWriterFor: multi-cell columns and counters', () => {
       ['UPDATE "ks"."events" USING TIMESTAMP ? AND TTL ? SET "s" = "s" + ? WHERE "pk" = ? AND "ck" = ?', [10n, 0, ['a', 'c'], 1, 1]],
       ['UPDATE "ks"."events" USING TIMESTAMP ? AND TTL ? SET "s" = "s" + ? WHERE "pk" = ? AND "ck" = ?', [20n, 5, ['b'], 1, 1]],
     ]);
+    expect(plan.statements.map((s) => withFreshTtls(s, NOW + 3).params[1])).toEqual([4, 0, 2]);
     const map = plan.statements[0]?.params[2];
     expect(map).toBeInstanceOf(CqlMap);
     expect([...(map as CqlMap<number, string>).entries()]).toEqual([[1, 'one'], [2, 'two']]);

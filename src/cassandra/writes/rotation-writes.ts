@@ -77,6 +77,9 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
   const ttl = (cell: SingleValue): number[] => (options.preserveTtl ? [ttlFor(cell.expiresAt, nowSeconds)] : []);
   const assignments = (group: readonly SingleValue[]): string => group.map((cell) => `${cell.column.quoted} = ?`).join(', ');
   const bytes = (group: readonly SingleValue[]): number => key.bytes + group.reduce((n, cell) => n + cell.bytes, 0) + 12;
+  /** The TTL parameter at `index`, recomputed when the statement is sent (statement.ts withFreshTtls). */
+  const ttls = (cell: SingleValue, index: number): Pick<WriteStatement, 'ttls'> =>
+    (options.preserveTtl && cell.expiresAt !== null ? { ttls: [{ index, expiresAt: cell.expiresAt }] } : {});
 
   if (options.guard === 'timestamp') {
     for (const group of groupByTime(decoded.singles)) {
@@ -88,6 +91,7 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
         idempotent: true,
         conditional: false,
         bytes: bytes(group),
+        ...ttls(first, options.preserveWritetime ? 1 : 0),
       });
     }
     return { statements, expiredCells: decoded.expiredCells, lists: [] };
@@ -118,6 +122,7 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
       idempotent: true,
       conditional: true,
       bytes: bytes(group),
+      ...ttls(head, 0),
     });
     first = false;
   }
