@@ -68,6 +68,9 @@ describe('replica-aware reads on the 4-node two-DC cluster', () => {
     ] as const) {
       await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${replication}`);
       await client.execute(`CREATE TABLE ${keyspace}.kv (id int PRIMARY KEY, v text)`);
+      // The SimpleStrategy keyspace is only placed, never read: LOCAL_QUORUM writes to it fail
+      // where a range's two replicas are one in dc1 and one in dc2.
+      if (keyspace === simple) continue;
       await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.kv (id, v) VALUES (?, ?)`,
         Array.from({ length: ROWS }, (_, i) => [i, `value ${i}`]));
     }
