@@ -19,6 +19,7 @@ import { readRange } from '../../pipeline/export/read-range.js';
 import { forEachBounded, withRetries } from '../../pipeline/retry.js';
 import type { ReadRouter } from '../../cassandra/ring/read-routes.js';
 import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
+import { reasonOf } from '../../cassandra/writes/write-errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { toRange } from './job.js';
 import type { RotateDeps } from './types.js';
@@ -86,7 +87,7 @@ export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, roun
       }, {
         attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, signal: deps.signal,
         isRetryable: (err) => !(err instanceof CassetteError) && !isPermanentReadError(err) && !(err instanceof Error && err.name === 'AbortError'),
-        onRetry: (err, n, delayMs) => deps.progress.note(`verify ${table.name} range ${planned.index}: attempt ${n} failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); reading it again in ${delayMs} ms`),
+        onRetry: (err, n, delayMs) => deps.progress.note(`verify ${table.name} range ${planned.index}: attempt ${n} failed (${reasonOf(err)}); reading it again in ${delayMs} ms`),
       });
       for (const seen of seenRows) {
         if (seen.quarantined) {

@@ -18,6 +18,7 @@ import { readRange } from './read-range.js';
 import type { TableReader } from '../../cassandra/reads/table-reader.js';
 import type { RangeRoute } from '../../cassandra/ring/read-routes.js';
 import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
+import { reasonOf } from '../../cassandra/writes/write-errors.js';
 import { unmetConsistency } from '../../cassandra/connection/connect.js';
 
 /** One unit of export work. */
@@ -127,11 +128,6 @@ export async function exportRange(job: RangeJob, settings: ExportRangeSettings, 
   } catch (err) {
     throw rangeReadFailed(err, job, settings);
   }
-}
-
-function reasonOf(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? message;
 }
 
 function nextNode(job: RangeJob, n: number): string {
