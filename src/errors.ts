@@ -31,6 +31,12 @@ export const ExitCode = {
   providerUnavailable: 10,
   /** A rotation's plan no longer matches the cluster: the schema changed since the job was planned. */
   schemaDrift: 11,
+  /** `diff` or `drill` found the compared data different (rows missing, extra or different). */
+  differencesFound: 12,
+  /** `verify` found objects of a backup missing, damaged or inconsistent with its manifest. */
+  backupDamaged: 13,
+  /** Another live cassette process holds the lease of the backup, restore or rotation this command would write. */
+  inUse: 14,
   /** Interrupted by SIGINT/SIGTERM; finished work is kept and the run can be resumed. */
   interrupted: 130,
 } as const;
@@ -50,6 +56,9 @@ export type ErrorCode =
   | 'VERIFY_MISMATCH'
   | 'PROVIDER_UNAVAILABLE'
   | 'SCHEMA_DRIFT'
+  | 'DIFFERENCES_FOUND'
+  | 'BACKUP_DAMAGED'
+  | 'IN_USE'
   | 'INTERRUPTED';
 
 const exitByCode: Readonly<Record<ErrorCode, ExitStatus>> = {
@@ -64,6 +73,9 @@ const exitByCode: Readonly<Record<ErrorCode, ExitStatus>> = {
   VERIFY_MISMATCH: ExitCode.verifyMismatch,
   PROVIDER_UNAVAILABLE: ExitCode.providerUnavailable,
   SCHEMA_DRIFT: ExitCode.schemaDrift,
+  DIFFERENCES_FOUND: ExitCode.differencesFound,
+  BACKUP_DAMAGED: ExitCode.backupDamaged,
+  IN_USE: ExitCode.inUse,
   INTERRUPTED: ExitCode.interrupted,
 };
 
