@@ -256,7 +256,10 @@ async function awaitCassandra(profile, { pid, logPath, tls }, peers = 0) {
     if (tls) {
       // A role of our own with a random password, kept in a 0600 file; never printed.
       const password = randomBytes(18).toString('base64url');
+      // The node may restart on the data of an earlier run, whose role keeps its old password:
+      // set the new one either way, so the file and the role always agree.
       await client.execute(`CREATE ROLE IF NOT EXISTS cassette WITH PASSWORD = '${password}' AND LOGIN = true AND SUPERUSER = true`);
+      await client.execute(`ALTER ROLE cassette WITH PASSWORD = '${password}'`);
       writeFileSync(join(serviceDir(profile.name), 'password'), `${password}\n`, { mode: 0o600 });
     }
   } finally {
