@@ -4,9 +4,10 @@
  * and user types (so the client-side token check is held against Cassandra's own tokens), backed
  * up into a file repository and into MinIO. Both verify clean — every chunk read, every row's token
  * in its range — through the function and the built CLI (exit 0, `--json`); `--read-data-subset`
- * reads exactly the chunks its documented rule selects, and `--no-read-data` none.
+ * reads exactly the chunks its documented rule selects, and `--no-read-data` none; `--config`
+ * opens a sample of the golden rekeyed backup's values with the new key.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -23,7 +24,7 @@ import type { BlobStore } from '../../src/storage/blob-store.js';
 import { FsStore } from '../../src/storage/fs-store.js';
 import { createDataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
-import { cliEnv, clusterFor, runCli, s3StoreFor } from '../support/cassette.js';
+import { cliEnv, clusterFor, repoRoot, runCli, s3StoreFor } from '../support/cassette.js';
 
 /** A store that records the keys it was asked to read. */
 function recording(store: BlobStore): { store: BlobStore; reads: string[] } {
@@ -148,6 +149,18 @@ describe('cassette verify', () => {
     const quick = runCli(['verify', fsId, '--repo', repo, '--no-read-data', '--json'], cliEnv());
     expect(quick.status, quick.stderr).toBe(0);
     expect(JSON.parse(quick.stdout)).toMatchObject({ ok: true, dataSubset: 'none', chunksRead: 0 });
+  });
+
+  it('opens a sample of a rekeyed backup\'s values with the new key through the CLI (--config), printing no key or value', () => {
+    const dir = join(repoRoot, 'test/fixtures/format-v1-rekey');
+    const generator = readFileSync(join(dir, 'make-fixture.mjs'), 'utf8');
+    const keyOf = (name: string): string => /= '([^']+)'/.exec(generator.split('\n').find((l) => l.startsWith(`export const ${name}`)) ?? '')?.[1] ?? '';
+    const env = cliEnv(undefined, { REKEY_OLD_KEY: keyOf('OLD_KEY'), REKEY_NEW_KEY: keyOf('NEW_KEY') });
+    const derived = readdirSync(join(dir, 'repo/backups')).find((id) => readFileSync(join(dir, 'repo/backups', id, 'manifest.json'), 'utf8').includes('"derivedFrom"')) as string;
+    const r = runCli(['verify', derived, '--repo', join(dir, 'repo'), '--config', join(dir, 'rekey.yaml')], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('rekey sample: 6 values opened with key version 2, 0 did not, 1 quarantined by the rekey (no key opened them)');
+    for (const secret of [env.REKEY_OLD_KEY, env.REKEY_NEW_KEY, 'ssn-1', 'one@example.com']) expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
   it('refuses a backup that does not exist (exit 6) and a bad subset (exit 2)', () => {

@@ -19,7 +19,7 @@ const n = (value: number): string => value.toLocaleString('en-US');
 export function formatVerifyReport(r: VerifyReport): string {
   const lines = [
     `backup ${r.backupId} in ${r.repository}: ${r.ok ? 'OK' : `DAMAGED, ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`}`,
-    `checked: manifest, markers and ${n(r.chunks)} chunks present with their sizes (${n(r.tables)} tables, ${n(r.ranges)} ranges, ${n(r.rows)} rows, ${formatBytes(r.bytes)})`,
+    `structure: backup.json, manifest, ${n(r.ranges)} range markers, ${n(r.chunks)} chunks' presence and sizes (${n(r.tables)} tables, ${n(r.rows)} rows, ${formatBytes(r.bytes)} by the manifest)`,
     `data read (subset ${r.dataSubset}): ${n(r.chunksRead)} chunks, ${n(r.rowsRead)} rows, ${formatBytes(r.bytesRead)} in ${(r.durationMs / 1000).toFixed(1)} s`,
   ];
   if (r.tokenCheckSkipped.length > 0) lines.push(`note: row tokens not checked for ${r.tokenCheckSkipped.join(', ')} (partition key type not covered)`);
