@@ -24,6 +24,7 @@ export interface PlanRange {
   readonly end: string;
 }
 
+/** One range of a manifest table: its marker without `formatVersion` and `table` (format.md §4). */
 export type ManifestRange = Manifest['tables'][number]['ranges'][number];
 
 /** Fields backup.json and manifest.json must agree on (format.md §4: the manifest repeats backup.json). */
