@@ -5,18 +5,19 @@
  */
 import { Command } from 'commander';
 import { notImplemented } from '../errors.js';
-import { PLANNED_COMMANDS } from '../commands/planned.js';
+import { PLANNED_COMMANDS, type PlannedCommand } from '../commands/planned.js';
 import { registerBackup, registerList } from './subcommands/backup.js';
 import { registerRestore, registerStatus } from './subcommands/restore.js';
 import { registerRekey } from './subcommands/rekey.js';
 import { registerRotate } from './subcommands/rotate.js';
 import { registerDoctor } from './subcommands/doctor.js';
+import { registerVerify } from './subcommands/verify.js';
 import type { ProgramContext } from './context.js';
 
 export type { ProgramContext } from './context.js';
 
-/** Builds the `cassette` program. */
-export function buildProgram(context: ProgramContext): Command {
+/** Builds the `cassette` program; `planned` (tests pass their own) are listed and refused with exit 2. */
+export function buildProgram(context: ProgramContext, planned: readonly PlannedCommand[] = PLANNED_COMMANDS): Command {
   const program = new Command('cassette')
     .description('Token-range backups, offline key rotation and faithful restores for Apache Cassandra')
     .version(context.version)
@@ -30,14 +31,15 @@ export function buildProgram(context: ProgramContext): Command {
   registerDoctor(program, context);
   registerRekey(program, context);
   registerRotate(program, context);
-  for (const planned of PLANNED_COMMANDS) {
+  registerVerify(program, context);
+  for (const command of planned) {
     program
-      .command(planned.name)
-      .description(`${planned.summary} [not built yet]`)
+      .command(command.name)
+      .description(`${command.summary} [not built yet]`)
       .allowUnknownOption(true)
       .allowExcessArguments(true)
       .action(() => {
-        throw notImplemented(planned.name);
+        throw notImplemented(command.name);
       });
   }
   return program;

@@ -9,6 +9,5 @@ export interface PlannedCommand {
   readonly summary: string;
 }
 
-export const PLANNED_COMMANDS: readonly PlannedCommand[] = Object.freeze([
-  { name: 'verify', summary: 'check a backup\'s chunks against its manifest, or a cluster against a backup' },
-]);
+/** Empty: every planned subcommand is built. A new one is listed here until it lands. */
+export const PLANNED_COMMANDS: readonly PlannedCommand[] = Object.freeze([]);

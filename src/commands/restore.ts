@@ -2,8 +2,9 @@
  * `cassette restore`: load a backup into a cluster — the same one, a renamed keyspace, or another
  * cluster — reproducing every cell's value, WRITETIME and remaining TTL (docs/format.md §7).
  *
- * Order: the backup and the target schema are checked before anything is written (an incompatible
- * table is refused with every difference); restore.json is written, the schema created; then each
+ * Order: the backup's structure (pipeline/check/backup-structure.ts) and the target schema are
+ * checked before anything is written (an incompatible table is refused with every difference);
+ * restore.json is written, the schema created; then each
  * chunk is verified against its checksum *before* any of its rows is written, loaded, and marked
  * done (the checkpoint); report.json last. `resume` skips chunks that are marked done; replaying a
  * chunk is harmless because every write carries the cell's own timestamp.
@@ -23,9 +24,10 @@ import { parseToken } from '../cassandra/ring/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type ApproximatedWritetimes, type ClusterTopology, type Manifest } from '../manifest/format.js';
 import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
-import { readChunkMarkers, readCompleteManifest, readDocument, writeDocument } from '../manifest/repository.js';
+import { readChunkMarkers, readDocument, writeDocument } from '../manifest/repository.js';
 import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
 import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
+import { requireIntactBackup } from '../pipeline/check/backup-structure.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
 import { RequestGate } from '../pipeline/load/request-gate.js';
 import { forEachBounded } from '../pipeline/retry.js';
@@ -197,7 +199,8 @@ function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): {
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
   const { store, cluster } = deps;
-  const manifest = await readCompleteManifest(store, request.backupId);
+  // Refuses a missing chunk, a wrong size, a missing or disagreeing marker, or an edited manifest before any write.
+  const manifest = await requireIntactBackup(store, request.backupId, deps.signal);
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
 
   let header: RestoreHeader;
@@ -281,7 +284,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
 
   try {
     await forEachBounded(jobs, request.parallel, async (job) => {
-      const what = `chunk ${job.chunk} of range ${job.range} of table ${job.table}`;
+      const what = `chunk ${job.entry.key} (chunk ${job.chunk} of range ${job.range} of table ${job.table})`;
       const key = chunkKey(manifest.backupId, job.entry.key);
       await verifyChunk(store, key, job.entry, what); // refuse a damaged chunk before writing any of its rows
       const { writer, pkCount } = writers.get(job.table) as NonNullable<ReturnType<typeof writers.get>>;

@@ -3,7 +3,7 @@
  * tests of the stages that read backups (rekey, rotate's transform) without a cluster.
  */
 import { buildManifest } from '../../src/commands/backup.js';
-import type { KeyspaceSchema } from '../../src/cassandra/schema/model.js';
+import { schemaFingerprint, type KeyspaceSchema } from '../../src/cassandra/schema/model.js';
 import { FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker } from '../../src/manifest/format.js';
 import { backupHeaderKey, chunkKey, chunkRelativeKey, manifestKey, markerKey, schemaCqlKey } from '../../src/manifest/keys.js';
 import { writeDocument } from '../../src/manifest/repository.js';
@@ -46,7 +46,7 @@ export async function writeSyntheticBackup(store: BlobStore, backupId: string, s
     tool: { name: 'cassette', version: 'test' },
     cluster: { name: 'synthetic', partitioner: 'org.apache.cassandra.dht.Murmur3Partitioner', releaseVersion: '5.0.8' },
     keyspace: schema as unknown as BackupHeader['keyspace'],
-    schemaFingerprint: 'sha256:synthetic',
+    schemaFingerprint: schemaFingerprint(schema),
     options: { compression: 'gzip', gzipLevel: 1, maxChunkBytes: 8 << 20, consistency: 'LOCAL_QUORUM' },
     tables: tables.map((t) => ({
       name: t.name,

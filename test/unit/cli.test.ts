@@ -2,6 +2,7 @@ import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
 import { buildProgram } from '../../src/cli/program.js';
+import { PLANNED_COMMANDS } from '../../src/commands/planned.js';
 import { describeFailure } from '../../src/cli/exit.js';
 import { CassetteError, ExitCode } from '../../src/errors.js';
 import type { ProgramContext } from '../../src/cli/program.js';
@@ -9,7 +10,8 @@ import type { ProgramContext } from '../../src/cli/program.js';
 const context: ProgramContext = { version: '0.0.0-test', env: {}, argv: [], signal: new AbortController().signal, stdout: () => undefined };
 
 const COMMANDS = ['backup', 'list', 'restore', 'rekey', 'rotate', 'status', 'doctor', 'verify'];
-const PLANNED = ['verify'];
+/** A planned command the tests hand to buildProgram (cassette plans none at the moment). */
+const PLANNED = [{ name: 'frobnicate', summary: 'a command not built yet' }];
 
 describe('cassette CLI skeleton', () => {
   it('lists every subcommand in --help', () => {
@@ -17,8 +19,13 @@ describe('cassette CLI skeleton', () => {
     for (const name of COMMANDS) expect(help).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
   });
 
-  it.each(PLANNED)('`%s` says it is not built yet and maps to exit 2', async (name) => {
-    const program = buildProgram(context);
+  it('plans no command that is not built', () => {
+    expect(PLANNED_COMMANDS).toEqual([]);
+  });
+
+  it.each(PLANNED.map((p) => p.name))('a planned `%s` is listed, says it is not built yet and maps to exit 2', async (name) => {
+    const program = buildProgram(context, PLANNED);
+    expect(program.helpInformation()).toMatch(new RegExp(`^  ${name}\\b.*\\[not built yet\\]`, 'm'));
     const err = await program.parseAsync([name], { from: 'user' }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(CassetteError);
     const failure = describeFailure(err);
