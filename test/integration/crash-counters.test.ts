@@ -130,8 +130,8 @@ describe('crash matrix: counter restores SIGKILLed mid-chunk (CLI)', () => {
     expect(r.status, r.stderr).toBe(3);
     const views = BigInt(value.split(' ')[0] as string);
     expect(r.stderr.split('\n').find((line) => line.startsWith('cassette: '))).toBe(`cassette: restore ${killed.restoreId} cannot resume counter table ${target}.hits: 1 row of chunk 0 of range ${
-      /chunk 0 of range (\d+)/.exec(r.stderr)?.[1]} of table hits holds counters that are neither 0 nor the backup's (first: row [0,${slot}], views=${views + 1n}/${views}, clicks=${
-      countersOf(slot).clicks}/${countersOf(slot).clicks} as target/backup); the table was written by someone else since the restore started`);
+      /chunk 0 of range (\d+)/.exec(r.stderr)?.[1]} of table hits holds counters that are neither 0 nor the backup's (first: row [0,${slot}], clicks=${
+      countersOf(slot).clicks}/${countersOf(slot).clicks}, views=${views + 1n}/${views} as target/backup); the table was written by someone else since the restore started`);
     expect(r.stderr).toMatch(new RegExp(`hint: nothing was written; TRUNCATE ${target}\\.hits and restore the backup again in a new run`));
     expect(await counters(target)).toEqual(before);
     expect(await countFinished(repo, `backups/${backupId}/restores/${killed.restoreId}/done/`)).toBe(0);
