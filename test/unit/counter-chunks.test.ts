@@ -12,7 +12,7 @@ import { FORMAT_VERSION, type Manifest } from '../../src/manifest/format.js';
 import { chunkKey, chunkStartedKey } from '../../src/manifest/keys.js';
 import { writeDocument } from '../../src/manifest/repository.js';
 import { readChunkRows } from '../../src/pipeline/chunks/read-chunk.js';
-import { openCounterChunks, type RestoreChunk } from '../../src/pipeline/load/counter-chunks.js';
+import { openCounterChunks, requireEmptyCounterTables, type RestoreChunk } from '../../src/pipeline/load/counter-chunks.js';
 import { MemoryStore } from '../support/fakes/memory-store.js';
 import { keyspaceSchema, tableSchema, writeSyntheticBackup } from '../support/synthetic-backup.js';
 
@@ -124,5 +124,14 @@ describe('counter chunks of a restore', () => {
     const error = await openCounterChunks(deps(store, target(new Map(), true)), jobs).then(() => undefined, (e: unknown) => e) as CassetteError;
     expect(error.code).toBe('CLUSTER_UNAVAILABLE');
     expect(error.message).toMatch(/^restore r\S+: cannot read the rows of chunk 0 of range 0 of table hits back from counter table ks_t\.hits: Operation timed out/);
+  });
+
+  it('refuses a counter table with static counters before any query (they would be added once per row)', async () => {
+    const session = target(new Map());
+    const withStatic = keyspaceSchema('ks', [tableSchema('totals', [['pk', 'int', 'partition_key'], ['ck', 'int', 'clustering'], ['s', 'counter', 'static'], ['n', 'counter', 'regular']], true)]);
+    const error = await requireEmptyCounterTables(session, 6, withStatic, 'ks_t', ['totals']).then(() => undefined, (e: unknown) => e) as CassetteError;
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.message).toBe("counter table totals has static counters (s), which cassette cannot restore yet: each backed-up row carries its partition's static value, and adding it once per row would multiply it");
+    expect(session.reads).toBe(0);
   });
 });
