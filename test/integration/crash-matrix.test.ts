@@ -41,6 +41,30 @@ function fernetKey(): string {
   return randomBytes(32).toString('base64url').padEnd(44, '=');
 }
 
+/**
+ * Rows the last units of a job hold at least: the "end of the job" points kill once every marker
+ * is written but those of the last units holding ≥ this many rows, so the kill lands inside them
+ * however small the very last range or chunk is (a range can be a sliver of the ring).
+ */
+const TAIL_ROWS = 1_000;
+
+/**
+ * The marker count at which the units still to do (processed in `rows` order, one at a time) hold
+ * at least TAIL_ROWS rows: the largest k with rows[k] + … + rows[last] ≥ TAIL_ROWS.
+ */
+function tailPoint(rows: readonly number[]): number {
+  let left = 0;
+  for (let k = rows.length - 1; k >= 0; k--) {
+    left += rows[k] as number;
+    if (left >= TAIL_ROWS) return k;
+  }
+  return 0;
+}
+
+interface PlannedManifest {
+  readonly tables: readonly { readonly name: string; readonly ranges: readonly { readonly start: string; readonly end: string; readonly rows: number; readonly chunks: readonly { readonly rows: number }[] }[] }[];
+}
+
 /** Finished objects under `prefix` of any store (the listing skips temporary names). */
 async function countIn(store: BlobStore, prefix: string): Promise<number> {
   let n = 0;
@@ -63,6 +87,13 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
   let newKeyOnly: ColumnCipher;
   let refId: string;
   let refDigest: { digest: string; rows: number };
+  /** The undisturbed backup's manifest: its plan (every backup here plans the same ranges) and rows per range and chunk. */
+  let refManifest: PlannedManifest;
+  /** The marker count from which the ranges still to read hold ≥ TAIL_ROWS rows (ranges go in plan order with --parallel 1). */
+  const rangeTail = (): number => tailPoint(refManifest.tables.flatMap((t) => t.ranges.map((r) => r.rows)));
+  /** Ranges of a backup's plan, to check it is the reference's. */
+  const planOf = (tables: PlannedManifest['tables'] | readonly { readonly ranges: readonly { start: string; end: string }[] }[]): string[] =>
+    tables.flatMap((t) => t.ranges.map((r) => `${r.start}:${r.end}`));
 
   const backupArgs = ['--keyspace', ks, '--tables', 'events,accounts', ...connection, '--splits', '24', '--max-chunk-bytes', '64KiB'];
   /** Slow enough that the points land mid-run: one range at a time, small pages. */
@@ -108,11 +139,11 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
     expect(r.status, r.stderr).toBe(0);
     refId = (JSON.parse(r.stdout) as { backupId: string }).backupId;
     refDigest = await backupDigest(new FsStore(refRepo), refId);
+    refManifest = JSON.parse(readFileSync(join(refRepo, 'backups', refId, 'manifest.json'), 'utf8')) as PlannedManifest;
     expect(refDigest.rows).toBe(EVENT_PARTITIONS * EVENTS_PER_PARTITION + ACCOUNTS);
   }, 180_000);
 
   afterAll(async () => {
-    // eslint-disable-next-line no-console
     console.log(`crash matrix: ${points.length} kill points\n${points.map((p) => `  ${p.command}: ${p.point} → ${p.landed}`).join('\n')}`);
     for (const keyspace of [ks, target]) await client?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
     await handle?.close();
@@ -163,7 +194,7 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
     return header.tables.reduce((n, t) => n + t.ranges.length, 0);
   }
 
-  it('backup into a directory: killed after backup.json, after 1, 1/3, 2/3 and all but one range markers; the resumed backup equals the undisturbed one', async () => {
+  it('backup into a directory: killed after backup.json, after 1, 1/3 and 2/3 of the range markers and with the last ranges in flight; the resumed backup equals the undisturbed one', async () => {
     const repo = join(work, 'backup-fs');
     const store = new FsStore(repo);
     let id: string | undefined;
@@ -177,14 +208,21 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
       { args: resume, point: 'after 1 range marker', reached: atLeast(() => 1) },
       { args: resume, point: 'after 1/3 of the range markers', reached: atLeast(() => Math.ceil(n() / 3)) },
       { args: resume, point: 'after 2/3 of the range markers', reached: atLeast(() => Math.ceil((2 * n()) / 3)) },
-      { args: resume, point: 'the last range in flight (all markers but one; manifest.json follows the last marker with no I/O between)', reached: atLeast(() => n() - 1) },
+      {
+        args: resume,
+        point: `the last ranges in flight (every range marker but those of the last ${TAIL_ROWS} rows; manifest.json follows the last marker with no I/O between)`,
+        reached: atLeast(() => {
+          expect(planOf(JSON.parse(readFileSync(join(repo, 'backups', id as string, 'backup.json'), 'utf8')).tables)).toEqual(planOf(refManifest.tables));
+          return Math.min(rangeTail(), n() - 1);
+        }),
+      },
       { args: () => [...resume(), '--json'] },
     ]);
     expect(await backupDigest(store, id as string)).toEqual(refDigest);
     expect(readFileSync(join(repo, 'backups', id as string, 'schema.cql'), 'utf8')).toBe(readFileSync(join(refRepo, 'backups', refId, 'schema.cql'), 'utf8'));
   }, 300_000);
 
-  it('backup into MinIO: killed after 1/3 and all but one range markers; the resumed backup equals the undisturbed one', async () => {
+  it('backup into MinIO: killed after 1/3 of the range markers and with the last ranges in flight; the resumed backup equals the undisturbed one', async () => {
     const prefix = uniqueName('crash');
     const repo = `s3://${services.s3.bucket}/${prefix}`;
     const store = s3StoreFor(services.s3, prefix);
@@ -208,13 +246,13 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
     const resume = (): string[] => ['backup', ...s3args, ...connection, '--resume', id as string, ...slow];
     await chain('backup (MinIO)', store, markers, [
       { args: () => ['backup', ...s3args, ...backupArgs, ...slow], env: s3env, point: 'after 1/3 of the range markers', reached: async (c) => { await findId(); return planned > 0 && c >= Math.ceil(planned / 3); } },
-      { args: resume, env: s3env, point: 'the last range in flight (all markers but one)', reached: (c, previous) => c >= Math.max(planned - 1, previous + 1) },
+      { args: resume, env: s3env, point: `the last ranges in flight (every range marker but those of the last ${TAIL_ROWS} rows)`, reached: (c, previous) => c >= Math.max(Math.min(rangeTail(), planned - 1), previous + 1) },
       { args: () => [...resume(), '--json'], env: s3env },
     ]);
     expect(await backupDigest(store, id as string)).toEqual(refDigest);
   }, 300_000);
 
-  it('restore: killed after restore.json, after 1/3 and all but one chunk markers, and while verifying; the target equals the source cell by cell', async () => {
+  it('restore: killed after restore.json, after 1/3 of the chunk markers, with the last chunks in flight and while verifying; the target equals the source cell by cell', async () => {
     const store = new FsStore(refRepo);
     const restores = join(refRepo, 'backups', refId, 'restores');
     const manifest = JSON.parse(readFileSync(join(refRepo, 'backups', refId, 'manifest.json'), 'utf8')) as { totals: { chunks: number } };
@@ -224,11 +262,15 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
       rid ??= existsSync(restores) ? readdirSync(restores).find((r) => existsSync(join(restores, r, 'restore.json'))) : undefined;
       return rid === undefined ? undefined : `backups/${refId}/restores/${rid}/done/`;
     };
-    const resume = (): string[] => ['restore', refId, '--repo', refRepo, ...connection, '--resume', rid as string, '--parallel', '1', '--max-in-flight', '4'];
+    const resume = (): string[] => ['restore', refId, '--repo', refRepo, ...connection, '--resume', rid as string, '--parallel', '1'];
     await chain('restore', store, done, [
-      { args: () => ['restore', refId, '--repo', refRepo, '--target-keyspace', target, ...connection, '--parallel', '1', '--max-in-flight', '4'], point: 'after restore.json, before the first chunk marker', reached: (c) => c >= 0 },
+      { args: () => ['restore', refId, '--repo', refRepo, '--target-keyspace', target, ...connection, '--parallel', '1'], point: 'after restore.json, before the first chunk marker', reached: (c) => c >= 0 },
       { args: resume, point: 'after 1/3 of the chunk markers', reached: (c, previous) => c >= Math.max(Math.ceil(n / 3), previous + 1) },
-      { args: resume, point: 'the last chunk in flight (all chunk markers but one)', reached: (c, previous) => c >= Math.max(n - 1, previous + 1) },
+      {
+        args: resume,
+        point: `the last chunks in flight (every chunk marker but those of the last ${TAIL_ROWS} rows)`,
+        reached: (c, previous) => c >= Math.max(tailPoint(refManifest.tables.flatMap((t) => t.ranges.flatMap((r) => r.chunks.map((k) => k.rows)))), previous + 1),
+      },
       {
         args: () => [...resume(), '--verify'],
         point: 'every chunk marker written, report.json not yet (--verify counting the target)',
@@ -261,7 +303,7 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
     return createHash('sha256').update(lines.sort().join('\n')).digest('hex');
   }
 
-  it('rekey: killed after the new backup.json, after 1, 1/2 and all but one chunk checkpoints; the resumed backup equals the undisturbed rekey', async () => {
+  it('rekey: killed after the new backup.json, after 1 and 1/2 of the chunk checkpoints and with the last chunks in flight; the resumed backup equals the undisturbed rekey', async () => {
     const config = join(work, 'rekey.yaml');
     writeFileSync(config, [
       `cluster: {contact_points: [${services.cassandra.host}], port: ${services.cassandra.port}, keyspace: ${ks}}`,
@@ -284,7 +326,11 @@ describe('crash matrix: SIGKILL and resume of backup, restore, rekey and rotate 
       { args: () => ['rekey', refId, '--config', config, '--repo', refRepo, '--threads', '1'], point: 'after the new backup.json, before the first chunk checkpoint', reached: (c) => c >= 0 },
       { args: resume, point: 'after 1 chunk checkpoint (re-encrypting)', reached: (c, previous) => c >= Math.max(1, previous + 1) },
       { args: resume, point: 'after 1/2 of the chunk checkpoints (re-encrypting)', reached: (c, previous) => c >= Math.max(Math.ceil(n / 2), previous + 1) },
-      { args: resume, point: 'the last chunk in flight (all checkpoints but one)', reached: (c, previous) => c >= Math.max(n - 1, previous + 1) },
+      {
+        args: resume,
+        point: `the last chunks in flight (every checkpoint but those of the last ${TAIL_ROWS} rows)`,
+        reached: (c, previous) => c >= Math.max(tailPoint(refManifest.tables.filter((t) => t.name === 'accounts').flatMap((t) => t.ranges.flatMap((r) => r.chunks.map((k) => k.rows)))), previous + 1),
+      },
       { args: () => [...resume(), '--json'] },
     ]);
     expect(await openedDigest(store, id as string)).toBe(await openedDigest(store, straightId));
