@@ -168,6 +168,10 @@ async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps
       hint: 'start a new backup',
     });
   }
+  // A run killed between backup.json and schema.cql left no schema.cql: write it now.
+  if ((await deps.store.head(schemaCqlKey(backupId))) === undefined) {
+    await deps.store.put(schemaCqlKey(backupId), `${renderSchemaCql(header.keyspace as unknown as KeyspaceSchema).join(';\n\n')};\n`, { ifAbsent: true });
+  }
   return header;
 }
 

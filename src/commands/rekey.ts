@@ -183,6 +183,10 @@ export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<
     await store.put(schemaCqlKey(header.backupId), cql, { ifAbsent: true });
   }
   const targetId = header?.backupId;
+  // A run killed between backup.json and schema.cql left no schema.cql: copy it now.
+  if (targetId !== undefined && request.resume !== undefined && (await store.head(schemaCqlKey(targetId))) === undefined) {
+    await store.put(schemaCqlKey(targetId), await store.get(schemaCqlKey(sourceId)), { ifAbsent: true });
+  }
 
   // What earlier runs finished.
   const rangeDone = new Map<string, Map<number, RangeMarker>>();

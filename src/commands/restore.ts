@@ -7,13 +7,14 @@
  * restore.json is written, the schema created; then each
  * chunk is verified against its checksum *before* any of its rows is written, loaded, and marked
  * done (the checkpoint); report.json last. `resume` skips chunks that are marked done; replaying a
- * chunk is harmless because every write carries the cell's own timestamp.
+ * chunk is harmless because every write carries the cell's own timestamp (counter chunks are
+ * replayed exactly instead: pipeline/load/counter-chunks.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { CassetteError } from '../errors.js';
 import { consistencyName, serialConsistencyCode } from '../cassandra/connection/connect.js';
 import { DEFAULT_SERIAL_CONSISTENCY } from '../cassandra/connection/options.js';
-import { SYSTEM_READ, type CqlWriteSession } from '../cassandra/connection/session.js';
+import type { CqlWriteSession } from '../cassandra/connection/session.js';
 import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema/apply.js';
 import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandra/schema/capture.js';
 import { renameDatacenters, requireReplicationFits, type Replication } from '../cassandra/schema/replication.js';
@@ -28,6 +29,7 @@ import { readChunkMarkers, readDocument, writeDocument } from '../manifest/repos
 import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
 import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
 import { requireIntactBackup } from '../pipeline/check/backup-structure.js';
+import { openCounterChunks, requireEmptyCounterTables } from '../pipeline/load/counter-chunks.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
 import { RequestGate } from '../pipeline/load/request-gate.js';
 import { forEachBounded } from '../pipeline/retry.js';
@@ -166,20 +168,6 @@ function selectTables(manifest: Manifest, requested: readonly string[] | undefin
   return [...requested];
 }
 
-async function requireEmptyCounterTables(session: CqlWriteSession, consistency: number, schema: KeyspaceSchema, keyspace: string, tables: readonly string[]): Promise<void> {
-  for (const name of tables) {
-    if (findTable(schema, name)?.isCounter !== true) continue;
-    const exists = await session.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, name], SYSTEM_READ);
-    if (exists.rows.length === 0) continue; // the restore creates it, empty
-    const rs = await session.execute(`SELECT * FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} LIMIT 1`, [], { consistency });
-    if (rs.rows.length > 0) {
-      throw new CassetteError('INVALID_INPUT', `counter table ${keyspace}.${name} in the target is not empty; counters are restored by adding to them, so they must start empty`, {
-        hint: 'TRUNCATE it, or restore into a new keyspace with --target-keyspace',
-      });
-    }
-  }
-}
-
 /**
  * The replication a created keyspace gets instead of the backup's: `--replication`, with its
  * datacenters renamed by `--dc-map` (or the backup's, renamed); undefined when neither is given.
@@ -260,6 +248,8 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   }
   for (const marker of markers) addMarker(perTable, marker);
 
+  // Before any write: counter chunks the interrupted run was writing are read back (exact resume).
+  const counters = await openCounterChunks({ store, session: cluster.session, consistency: cluster.consistency, backupId: manifest.backupId, restoreId, keyspace, schema, now: deps.now, note: (line) => deps.progress.note(line) }, jobs);
   const gate = new RequestGate(request.maxInFlight, request.rate, deps.now);
   const serialConsistency = cluster.serialConsistency ?? serialConsistencyCode(DEFAULT_SERIAL_CONSISTENCY);
   const raceKeys: unknown[][] = [];
@@ -288,7 +278,8 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       const key = chunkKey(manifest.backupId, job.entry.key);
       await verifyChunk(store, key, job.entry, what); // refuse a damaged chunk before writing any of its rows
       const { writer, pkCount } = writers.get(job.table) as NonNullable<ReturnType<typeof writers.get>>;
-      const result = await loadChunk(readChunkRows(store, key, job.entry, what), writer, pkCount, {
+      const chunk = await counters.begin(job, readChunkRows(store, key, job.entry, what));
+      const loaded = await loadChunk(chunk.rows, writer, pkCount, {
         batchBytes: request.batchBytes,
         attempts: request.attempts ?? 5,
         retryBaseDelayMs: request.retryBaseDelayMs ?? 500,
@@ -312,6 +303,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
           }
         },
       });
+      const result = { ...loaded, rows: loaded.rows + chunk.alreadyApplied, written: loaded.written + chunk.alreadyApplied };
       bytesThisRun += job.entry.rawBytes;
       let rejects: string | undefined;
       if (result.rejected.length > 0) {

@@ -91,6 +91,18 @@ export function chunkDoneFolder(backupId: string, restoreId: string): string {
   return `${restoreFolder(backupId, restoreId)}done/`;
 }
 
+/**
+ * The intent marker of one chunk of a counter table in a restore run: written before the chunk's
+ * first write, so a resume knows which counter chunks may be partly added (format.md §7).
+ */
+export function chunkStartedKey(backupId: string, restoreId: string, table: string, rangeIndex: number, chunk: number): string {
+  return `${chunkStartedFolder(backupId, restoreId)}${table}/${pad5(rangeIndex)}-${pad5(chunk)}.json`;
+}
+
+export function chunkStartedFolder(backupId: string, restoreId: string): string {
+  return `${restoreFolder(backupId, restoreId)}started/`;
+}
+
 /** Where a restore run's rejects files live. */
 export function rejectsFolder(backupId: string, restoreId: string): string {
   return `${restoreFolder(backupId, restoreId)}rejects/`;

@@ -43,3 +43,18 @@ export const ChunkDone = z.object({
   doneAt: z.string(),
 });
 export type ChunkDone = z.infer<typeof ChunkDone>;
+
+/**
+ * started/<table>/<range>-<chunk>.json: a chunk of a counter table whose writes may have begun
+ * (written before the first). A resume reads the target back for such a chunk without a
+ * completion marker, so no counter is added twice.
+ */
+export const ChunkStarted = z.object({
+  formatVersion: z.number().int().positive(),
+  table: z.string(),
+  range: z.number().int().nonnegative(),
+  chunk: z.number().int().nonnegative(),
+  key: z.string(),
+  startedAt: z.string(),
+});
+export type ChunkStarted = z.infer<typeof ChunkStarted>;

@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { runBackup, type BackupDeps, type BackupRequest } from '../../src/commands/backup.js';
 import { silentProgress, type ProgressSink } from '../../src/commands/progress.js';
@@ -132,6 +133,20 @@ describe('runBackup over a fake cluster and an in-memory repository', () => {
     const resumed = await runBackup(resumeRequest(id), { ...again.deps, store });
     expect(resumed).toMatchObject({ backupId: id, resumed: true, ranges: 8, rows: 37 });
     expect(rangesRead(again.session)).toHaveLength(8 - saved);
+  });
+
+  it('a run killed between backup.json and schema.cql: the resume writes schema.cql (crash matrix)', async () => {
+    const { session, store, deps, controller } = setup();
+    session.onExecute((call) => {
+      if (rangesRead(session).length === 2 && isDataQuery(call)) controller.abort(new Error('killed'));
+    });
+    await failure(runBackup({ ...REQUEST, parallel: 1 }, deps));
+    const id = backupIdIn(store);
+    const written = await text(await store.get(schemaCqlKey(id)));
+    await store.delete(schemaCqlKey(id)); // what a SIGKILL right after backup.json leaves
+    const again = setup();
+    await runBackup(resumeRequest(id), { ...again.deps, store });
+    expect(await text(await store.get(schemaCqlKey(id)))).toBe(written);
   });
 
   it('resume skips the ranges that already have markers and keeps their chunks', async () => {

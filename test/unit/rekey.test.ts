@@ -4,7 +4,7 @@ import { runRekey, type RekeyDeps, type RekeyRequest } from '../../src/commands/
 import { silentProgress } from '../../src/commands/progress.js';
 import type { RotationConfig } from '../../src/config/rotation-types.js';
 import { CassetteError } from '../../src/errors.js';
-import { manifestKey } from '../../src/manifest/keys.js';
+import { manifestKey, schemaCqlKey } from '../../src/manifest/keys.js';
 import { readManifest } from '../../src/manifest/repository.js';
 import { inProcessTransformer, type ChunkTransformer } from '../../src/pipeline/transform/transformer.js';
 import { fakeCipher, fakeSealed } from '../support/fakes/fake-cipher.js';
@@ -174,6 +174,26 @@ describe('runRekey', () => {
     const clean = await runRekey(request, deps(store));
     const reference = await readBackup(store, clean.backupId as string);
     expect(after.rows).toEqual(reference.rows);
+  });
+
+  it('a rekey killed between the new backup.json and schema.cql: the resume copies schema.cql (crash matrix)', async () => {
+    const store = await setup();
+    const controller = new AbortController();
+    const cipher = fakeCipher();
+    const inner = inProcessTransformer(store, cipher);
+    const stopping: ChunkTransformer = {
+      concurrency: 1,
+      run: async (task, signal) => {
+        controller.abort(new Error('killed'));
+        return inner.run(task, signal);
+      },
+      close: () => Promise.resolve(),
+    };
+    const error = await runRekey(request, deps(store, { cipher, transformer: stopping, signal: controller.signal })).then(() => undefined, (e: unknown) => e as CassetteError) as CassetteError;
+    const target = /--resume (\S+)/.exec(error.hint ?? '')?.[1] as string;
+    await store.delete(schemaCqlKey(target)); // what a SIGKILL right after backup.json leaves
+    await runRekey(resumeOf(target), deps(store, { cipher }));
+    expect(await text(await store.get(schemaCqlKey(target)))).toBe(await text(await store.get(schemaCqlKey(SOURCE))));
   });
 
   it('refuses a resume with other rotation settings, an incomplete source, another keyspace and unknown tables', async () => {
