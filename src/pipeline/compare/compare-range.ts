@@ -54,7 +54,7 @@ export interface CompareDeps {
   readonly signal: AbortSignal;
   readonly now: () => number;
   /** Live rows read (the digest pass only, for progress). */
-  readonly onRows: (rows: number) => void;
+  readonly onRows: (table: string, rows: number) => void;
   readonly onRetry: (line: string) => void;
 }
 
@@ -155,10 +155,10 @@ export async function compareRange(job: CompareRangeJob, settings: CompareSettin
       for await (const page of liveRows(job, attempt, settings, deps)) {
         digestInto(digest, page.rows, cutoff, job.valueOnly);
         read += page.rows.length;
-        deps.onRows(page.rows.length);
+        deps.onRows(job.table, page.rows.length);
       }
     } catch (err) {
-      deps.onRows(-read);
+      deps.onRows(job.table, -read);
       throw err;
     }
     liveCount = read;
