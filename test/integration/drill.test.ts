@@ -22,6 +22,7 @@ import { containsToken, parseToken } from '../../src/cassandra/ring/token-ranges
 import { DrillReport } from '../../src/manifest/drill-format.js';
 import { readDocument } from '../../src/manifest/repository.js';
 import { FsStore } from '../../src/storage/fs-store.js';
+import type { CassetteError } from '../../src/errors.js';
 import { createDataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, clusterFor, runCli } from '../support/cassette.js';
@@ -158,6 +159,24 @@ describe('cassette drill', () => {
     expect(again.report.result).toBe('PASS');
     expect(again.notes.join('\n')).toContain(`left over from drill ${drillId}`);
     expect(await exists(client, scratch)).toBe(false);
+  }, 300_000);
+
+  it('interrupted mid-restore, still drops its scratch keyspace, says so, and stores a FAIL report', async () => {
+    const controller = new AbortController();
+    // Abort once the restore has written rows into the scratch keyspace (its first progress report).
+    const progress = { ...silentProgress, rows: () => controller.abort() };
+    const scratch = `${source}_int`;
+    dropped.push(scratch);
+    const error = await runDrill(request(backupId, { scratchKeyspace: scratch, tables: ['events'] }), { ...deps(cluster), progress, signal: controller.signal })
+      .then(() => undefined, (err: unknown) => err as CassetteError);
+    expect(error?.code).toBe('INTERRUPTED');
+    expect(error?.message).toContain(`scratch keyspace ${scratch} dropped`);
+    expect(await exists(client, scratch)).toBe(false);
+    const key = /report in (.*)\)$/.exec(error?.message ?? '')?.[1]?.slice(repo.length + 1) as string;
+    const report = await readDocument(store, key, DrillReport, 'drill report');
+    expect(report?.result).toBe('FAIL');
+    expect(report?.error?.code).toBe('INTERRUPTED');
+    expect(report?.scratch).toBe('dropped');
   }, 300_000);
 
   it('refuses a scratch keyspace that exists and is no drill\'s (3), leaving it alone', async () => {
