@@ -28,6 +28,8 @@ export const DrillHeader = z.object({
   tool: z.object({ name: z.string(), version: z.string() }),
   scratchKeyspace: z.string(),
   target: DrillTarget,
+  /** The target's node addresses: a leftover is recognized only on a cluster that shares one of them. */
+  nodes: z.array(z.string()),
   tables: z.array(z.string()),
 });
 export type DrillHeader = z.infer<typeof DrillHeader>;

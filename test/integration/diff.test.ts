@@ -106,6 +106,14 @@ describe('cassette diff', () => {
     expect(different.get(JSON.stringify(retimed))).toEqual([{ column: 'note', kind: 'changed', value: false, writetime: true, expiry: false }]);
     expect(different.get(JSON.stringify(expiring))).toEqual([{ column: 'note', kind: 'changed', value: false, writetime: true, expiry: true }]);
     expect(report.tables.find((x) => x.name === 'profiles')?.identical).toBe(true);
+    // The same verdicts when every differing range is read again (no rows kept from the digest pass),
+    // and when a range is too big to list.
+    const reread = await runDiff(request({ tables: ['events', 'profiles'], keepRows: 0 }), deps());
+    expect(reread.tables.map(({ rangesDrilled: _d, ...t }) => t)).toEqual(report.tables.map(({ rangesDrilled: _d, ...t }) => t));
+    const tooBig = await runDiff(request({ tables: ['events'], keepRows: 0, maxDrillRows: 1 }), deps());
+    expect(tooBig.identical).toBe(false);
+    expect(tooBig.tables[0]?.rangesNotListed).toBeGreaterThan(0);
+    expect(tooBig.tables[0]?.rangesNotListed).toBe(tooBig.tables[0]?.rangesDiffering);
 
     const cli = runCli(['diff', backupId, '--repo', repo, ...connection, '--tables', 'events'], cliEnv());
     expect(cli.status).toBe(12);

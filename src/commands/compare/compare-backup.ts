@@ -33,6 +33,8 @@ export interface CompareOptions {
   readonly maxKeys: number;
   /** Most backed-up rows of one range the drill-down holds in memory. */
   readonly maxDrillRows: number;
+  /** Rows per side a range keeps from its digest pass for a drill-down (compare-range.ts); tests set 0 to always read again. */
+  readonly keepRows?: number;
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
 }
@@ -136,6 +138,7 @@ export async function compareBackup(manifest: Manifest, target: { readonly keysp
     tables = await compareTables(target.tables, jobs, {
       fetchSize: options.fetchSize, consistency: deps.cluster.consistency, attempts: options.attempts ?? 5,
       retryBaseDelayMs: options.retryBaseDelayMs ?? 1000, maxKeys: options.maxKeys, maxDrillRows: options.maxDrillRows,
+      ...(options.keepRows === undefined ? {} : { keepRows: options.keepRows }),
     }, {
       session: deps.cluster.session, store: deps.store, signal: deps.signal, now: deps.now, parallel: options.parallel,
       onRows: (table, rows) => deps.progress.rows(table, rows, 0),

@@ -76,12 +76,16 @@ async function keyspaceExists(cluster: DrillCluster, keyspace: string): Promise<
   return rs.rows.length > 0;
 }
 
-/** Whether an earlier drill of this backup (drill.json) restored into `keyspace` on this cluster. */
-async function isLeftoverDrill(store: BlobStore, backupId: string, keyspace: string, cluster: string): Promise<string | undefined> {
+/**
+ * Whether an earlier drill of this backup (drill.json) restored into `keyspace` on this cluster:
+ * the same cluster name and at least one node in common (names alone repeat: "Test Cluster").
+ */
+async function isLeftoverDrill(store: BlobStore, backupId: string, keyspace: string, cluster: DrillCluster): Promise<string | undefined> {
+  const nodes = new Set(cluster.topology.nodes.map((n) => n.address));
   for await (const entry of store.list(drillsFolder(backupId))) {
     if (!entry.key.endsWith('/drill.json')) continue;
     const header = await readDocument(store, entry.key, DrillHeader, `drill ${entry.key}`);
-    if (header?.scratchKeyspace === keyspace && header.target.cluster === cluster) return header.drillId;
+    if (header?.scratchKeyspace === keyspace && header.target.cluster === cluster.name && header.nodes.some((n) => nodes.has(n))) return header.drillId;
   }
   return undefined;
 }
@@ -115,7 +119,7 @@ export async function runDrill(request: DrillRequest, deps: DrillDeps): Promise<
   }
   const notes: string[] = [];
   if (await keyspaceExists(cluster, scratch)) {
-    const earlier = await isLeftoverDrill(store, manifest.backupId, scratch, cluster.name);
+    const earlier = await isLeftoverDrill(store, manifest.backupId, scratch, cluster);
     if (earlier === undefined) {
       throw new CassetteError('INVALID_INPUT', `keyspace ${scratch} already exists in cluster ${cluster.name} and is not the scratch keyspace of an earlier drill of backup ${manifest.backupId}`, {
         hint: 'a drill restores into a keyspace of its own: choose another --scratch-keyspace (or drop that keyspace if it is yours to drop)',
@@ -129,7 +133,8 @@ export async function runDrill(request: DrillRequest, deps: DrillDeps): Promise<
   const target = { cluster: cluster.name, hosts: [...cluster.hosts], releaseVersion: cluster.releaseVersion };
   const header: DrillHeader = {
     formatVersion: FORMAT_VERSION, kind: 'cassette-drill', drillId, backupId: manifest.backupId, createdAt: new Date(startedAt).toISOString(),
-    tool: { name: 'cassette', version: deps.toolVersion }, scratchKeyspace: scratch, target, tables,
+    tool: { name: 'cassette', version: deps.toolVersion }, scratchKeyspace: scratch, target,
+    nodes: cluster.topology.nodes.map((n) => n.address), tables,
   };
   await writeDocument(store, drillHeaderKey(manifest.backupId, drillId), header);
 

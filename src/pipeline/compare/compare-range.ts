@@ -2,9 +2,10 @@
  * Compares one token range of one table with its backup: the digest of the stored chunks against
  * the digest of a live read of the same range (read the way a backup reads it, so a live row
  * encodes exactly as a stored one, format.md §6.1/§6.2), and only when they differ, the drill-down
- * (row-match.ts). Memory: the digest pass streams both sides; the drill-down holds the backed-up
- * rows of this one range, at most `maxDrillRows` of them — a range with more is reported as
- * differing but not listed.
+ * (row-match.ts). Memory: the digest pass streams both sides, keeping the rows of a range only
+ * when each side has at most `keepRows`; the drill-down of a bigger range reads it again and holds
+ * its backed-up rows, at most `maxDrillRows` of them — a range with more is reported as differing
+ * but not listed.
  *
  * A failed live read is retried from the range's start (on the next replica), like a backup's.
  */
@@ -46,6 +47,11 @@ export interface CompareSettings {
   readonly maxKeys: number;
   /** Most backed-up rows of one range the drill-down holds in memory. */
   readonly maxDrillRows: number;
+  /**
+   * Ranges with at most this many rows on each side keep them from the digest pass, so their
+   * drill-down reads nothing again (default 10,000; 0 always reads both sides again).
+   */
+  readonly keepRows?: number;
 }
 
 export interface CompareDeps {
@@ -137,23 +143,41 @@ async function drillDown(job: CompareRangeJob, settings: CompareSettings, deps: 
   });
 }
 
+/** The drill-down of rows kept from the digest pass: nothing is read again. */
+function matchKept(job: CompareRangeJob, stored: readonly StoredRow[], live: readonly StoredRow[], nowSeconds: number, maxKeys: number): RangeMatch {
+  const matcher = new RowMatcher(new Map(stored.map((row) => [rowKey(row), row])), { valueOnly: job.valueOnly, maxKeys });
+  for (const row of live) matcher.live(rowKey(row), row, nowSeconds);
+  return matcher.finish(nowSeconds);
+}
+
 /** Compares one range: digests first, then rows when they differ. */
 export async function compareRange(job: CompareRangeJob, settings: CompareSettings, deps: CompareDeps): Promise<RangeOutcome> {
   // Cells expiring by the start of the live read plus the tolerance are left out of both digests:
   // the live table may have dropped them already (format.md §6.2: `e` is absolute).
   const cutoff = seconds(deps.now()) + EXPIRY_TOLERANCE_SECONDS;
+  const backupRows = job.chunks.reduce((n, c) => n + c.entry.rows, 0);
+  const keepRows = settings.keepRows ?? 10_000;
+  // Small ranges keep their rows for a drill-down (bounded: keepRows per side per range in flight).
+  let keptStored: StoredRow[] | undefined = backupRows <= keepRows ? [] : undefined;
+  let keptLive: StoredRow[] | undefined;
   const stored = new RangeDigest();
   const readStored = (async () => {
-    for await (const rows of storedRows(job, deps.store)) digestInto(stored, rows, cutoff, job.valueOnly);
+    for await (const rows of storedRows(job, deps.store)) {
+      digestInto(stored, rows, cutoff, job.valueOnly);
+      keptStored?.push(...rows);
+    }
   })();
   readStored.catch(() => undefined); // awaited below; a live-read failure must not leave it unhandled
   let liveCount = 0;
   const live = await retried(job, settings, deps, async (attempt) => {
     const digest = new RangeDigest();
     let read = 0;
+    keptLive = keptStored === undefined ? undefined : [];
     try {
       for await (const page of liveRows(job, attempt, settings, deps)) {
         digestInto(digest, page.rows, cutoff, job.valueOnly);
+        keptLive?.push(...page.rows);
+        if (keptLive !== undefined && keptLive.length > keepRows) keptLive = undefined;
         read += page.rows.length;
         deps.onRows(job.table, page.rows.length);
       }
@@ -165,9 +189,11 @@ export async function compareRange(job: CompareRangeJob, settings: CompareSettin
     return digest;
   });
   await readStored;
-  const backupRows = job.chunks.reduce((n, c) => n + c.entry.rows, 0);
   if (stored.equals(live)) return { backupRows, liveRows: liveCount, digestsEqual: true, tooBig: false };
-  const match = await drillDown(job, settings, deps);
+  const kept = keptStored !== undefined && keptLive !== undefined ? { stored: keptStored, live: keptLive } : undefined;
+  keptStored = undefined;
+  keptLive = undefined;
+  const match = kept === undefined ? await drillDown(job, settings, deps) : matchKept(job, kept.stored, kept.live, seconds(deps.now()), settings.maxKeys);
   return match === undefined
     ? { backupRows, liveRows: liveCount, digestsEqual: false, tooBig: true }
     : { backupRows, liveRows: liveCount, digestsEqual: false, match, tooBig: false };
