@@ -86,7 +86,7 @@ describe('cassette diff', () => {
     const events = dataset.expected.get('events') as NonNullable<ReturnType<typeof dataset.expected.get>>;
     // Rows without TTL in the dataset, so "add a TTL" adds the only one.
     const plain = [...events.values()].filter((row) => row.c.note?.e === undefined && (row.k[0] as number) > 0).slice(0, 10);
-    const [deleted, updated, retimed, expiring] = plain.map((row) => row.k as [number, number]) as [number, number][];
+    const [deleted, updated, retimed, expiring] = plain.map((row) => row.k as [number, number]) as [[number, number], [number, number], [number, number], [number, number]];
     const noteOf = (k: readonly unknown[]) => events.get(JSON.stringify(k))?.c.note as { v: string; t: number };
     const cql = async (q: string, params: unknown[]) => client.execute(q, params, { prepare: true });
     await cql(`DELETE FROM ${source}.events WHERE pk = ? AND ck = ?`, deleted as unknown[]);
