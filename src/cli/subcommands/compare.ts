@@ -40,7 +40,7 @@ function compareOptions(flags: ParsedFlags): { parallel: number; fetchSize: numb
   return {
     parallel: positiveInt(str('parallel'), '--parallel', 4, { max: 256 }),
     fetchSize: positiveInt(str('fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
-    maxKeys: positiveInt(str('maxKeys'), '--max-keys', 100, { min: 0, max: 100_000 }),
+    maxKeys: positiveInt(str('maxKeys'), '--max-keys', 100, { min: 0, max: 10_000 }),
     maxDrillRows: positiveInt(str('maxDrillRows'), '--max-drill-rows', 500_000, { max: 100_000_000 }),
   };
 }

@@ -164,7 +164,7 @@ export async function compareRange(job: CompareRangeJob, settings: CompareSettin
   const readStored = (async () => {
     for await (const rows of storedRows(job, deps.store)) {
       digestInto(stored, rows, cutoff, job.valueOnly);
-      keptStored?.push(...rows);
+      if (keptStored !== undefined) for (const row of rows) keptStored.push(row);
     }
   })();
   readStored.catch(() => undefined); // awaited below; a live-read failure must not leave it unhandled
@@ -176,7 +176,7 @@ export async function compareRange(job: CompareRangeJob, settings: CompareSettin
     try {
       for await (const page of liveRows(job, attempt, settings, deps)) {
         digestInto(digest, page.rows, cutoff, job.valueOnly);
-        keptLive?.push(...page.rows);
+        if (keptLive !== undefined) for (const row of page.rows) keptLive.push(row);
         if (keptLive !== undefined && keptLive.length > keepRows) keptLive = undefined;
         read += page.rows.length;
         deps.onRows(job.table, page.rows.length);
