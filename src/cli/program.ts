@@ -12,6 +12,7 @@ import { registerRekey } from './subcommands/rekey.js';
 import { registerRotate } from './subcommands/rotate.js';
 import { registerDoctor } from './subcommands/doctor.js';
 import { registerVerify } from './subcommands/verify.js';
+import { registerDiff, registerDrill } from './subcommands/compare.js';
 import type { ProgramContext } from './context.js';
 
 export type { ProgramContext } from './context.js';
@@ -32,6 +33,8 @@ export function buildProgram(context: ProgramContext, planned: readonly PlannedC
   registerRekey(program, context);
   registerRotate(program, context);
   registerVerify(program, context);
+  registerDiff(program, context);
+  registerDrill(program, context);
   for (const command of planned) {
     program
       .command(command.name)

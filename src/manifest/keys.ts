@@ -213,3 +213,21 @@ export function controlFolder(jobId: string): string {
 export function controlKey(jobId: string, stamp: string, suffix: string): string {
   return `${controlFolder(jobId)}${stamp}-${suffix}.json`;
 }
+
+/** `d20261122T140102Z-a1b2c3`: a DR drill's id; the `d` tells it from backup, restore and job ids. */
+export const DRILL_ID_PATTERN = /^d\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+/** Where the drills of one backup keep their evidence (format.md §10). */
+export function drillsFolder(backupId: string): string {
+  return `${backupFolder(backupId)}drills/`;
+}
+
+/** drill.json: a drill started (its scratch keyspace and target), written before the restore. */
+export function drillHeaderKey(backupId: string, drillId: string): string {
+  return `${drillsFolder(backupId)}${drillId}/drill.json`;
+}
+
+/** report.json: the drill's evidence report, written last, pass or fail. */
+export function drillReportKey(backupId: string, drillId: string): string {
+  return `${drillsFolder(backupId)}${drillId}/report.json`;
+}
