@@ -11,6 +11,7 @@ import { registerRestore, registerStatus } from './subcommands/restore.js';
 import { registerRekey } from './subcommands/rekey.js';
 import { registerRotate } from './subcommands/rotate.js';
 import { registerDoctor } from './subcommands/doctor.js';
+import { registerPrune } from './subcommands/prune.js';
 import type { ProgramContext } from './context.js';
 
 export type { ProgramContext } from './context.js';
@@ -30,6 +31,7 @@ export function buildProgram(context: ProgramContext): Command {
   registerDoctor(program, context);
   registerRekey(program, context);
   registerRotate(program, context);
+  registerPrune(program, context);
   for (const planned of PLANNED_COMMANDS) {
     program
       .command(planned.name)

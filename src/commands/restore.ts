@@ -29,6 +29,7 @@ import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
 import { RequestGate } from '../pipeline/load/request-gate.js';
 import { forEachBounded } from '../pipeline/retry.js';
+import type { Leases } from '../pipeline/lease-holder.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
 
@@ -76,6 +77,7 @@ export interface RestoreDeps {
   readonly now: () => number;
   readonly toolVersion: string;
   readonly resumeHint: (restoreId: string) => string;
+  readonly leases?: Leases; // format.md §10: the backup is held for reading, the run for writing
 }
 
 export interface RestoreTableReport {
@@ -197,6 +199,7 @@ function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): {
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
   const { store, cluster } = deps;
+  await deps.leases?.hold({ kind: 'backup', id: request.backupId }, 'read');
   const manifest = await readCompleteManifest(store, request.backupId);
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
 
@@ -222,6 +225,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     };
   }
   const { restoreId } = header;
+  await deps.leases?.hold({ kind: 'restore', id: restoreId }, 'write');
   const keyspace = header.target.keyspace;
   const guard = header.guard as Guard;
 

@@ -1,0 +1,19 @@
+/**
+ * The leases of a CLI run (docs/format.md §10): who holds them (host, pid, subcommand) and the
+ * real timers, so the commands stay free of `process`.
+ */
+import { hostname } from 'node:os';
+import { withLeases, type Leases } from '../pipeline/lease-holder.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { ProgramContext } from './context.js';
+
+/**
+ * Runs `work` holding leases as `cassette <command>` of this process, with a signal that also
+ * aborts when a lease is lost; the leases are deleted when it ends, whatever the outcome.
+ */
+export function withRunLeases<T>(store: BlobStore, command: string, context: ProgramContext, work: (leases: Leases, signal: AbortSignal) => Promise<T>): Promise<T> {
+  return withLeases(store, {
+    command, host: hostname(), pid: process.pid, now: Date.now,
+    timers: { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
+  }, context.signal, work);
+}
