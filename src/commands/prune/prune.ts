@@ -9,7 +9,8 @@ import { CassetteError } from '../../errors.js';
 import type { Leases } from '../../pipeline/lease-holder.js';
 import { forEachBounded } from '../../pipeline/retry.js';
 import { describeHolder } from '../../manifest/leases.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import { deletingKey } from '../../manifest/keys.js';
+import type { BlobEntry, BlobStore } from '../../storage/blob-store.js';
 import type { ProgressSink } from '../progress.js';
 import { deleteBackup } from './delete-backup.js';
 import { takeInventory, type BackupInventory, type BackupState } from './inventory.js';
@@ -66,9 +67,11 @@ export interface PruneReport {
   readonly durationMs: number;
 }
 
-const sizeOf = (b: BackupInventory): number => b.objects.reduce((n, o) => n + o.size, 0);
+/** The backup's objects but an interrupted prune's tombstone (which prune writes itself). */
+const stored = (b: BackupInventory): BlobEntry[] => b.objects.filter((o) => o.key !== deletingKey(b.backupId));
 const summary = (b: BackupInventory): PrunedBackup => ({
-  backupId: b.backupId, keyspace: b.keyspace, createdAt: b.createdAt, state: b.state, rows: b.rows, objects: b.objects.length, bytes: sizeOf(b),
+  backupId: b.backupId, keyspace: b.keyspace, createdAt: b.createdAt, state: b.state, rows: b.rows,
+  objects: stored(b).length, bytes: stored(b).reduce((n, o) => n + o.size, 0),
 });
 
 /** Decides what goes: the backups to remove and, for the others, why they stay. */
