@@ -24,6 +24,8 @@ import type { BlobStore } from '../storage/blob-store.js';
 export interface Leases {
   /** Takes a lease of `target`; IN_USE naming the other holder when a live lease conflicts. */
   hold(target: LeaseTarget, mode: LeaseMode): Promise<void>;
+  /** Gives up the lease of `target` before the run ends (a no-op when not held). */
+  drop(target: LeaseTarget): Promise<void>;
 }
 
 /** The timer functions the holder uses (tests pass none and call `renew` themselves). */
@@ -94,6 +96,15 @@ export class LeaseHolder implements Leases {
       handle.unref?.();
       this.#timer = handle;
     }
+  }
+
+  async drop(target: LeaseTarget): Promise<void> {
+    const key = leaseKey(target.kind, target.id, this.holder);
+    await this.#renewing?.catch(() => undefined);
+    const index = this.#held.findIndex((h) => h.key === key);
+    if (index < 0) return;
+    this.#held.splice(index, 1);
+    await this.#store.delete(key);
   }
 
   /**

@@ -54,6 +54,7 @@ describe('runPrune', () => {
 
     const report = await runPrune(request(), deps(store, holder(store)));
     expect(report.removed.map((b) => b.backupId)).toEqual(gone);
+    expect([...(await snapshot(store)).keys()].filter((k) => k.startsWith('leases/'))).toEqual([]); // each delete lease dropped once its backup was gone
     expect(report.removed.map((b) => b.rows)).toEqual([3, 3, 3]);
     expect(report.bytesFreed).toBe(expectedBytes);
     expect(report.kept.map((b) => [b.backupId, b.reasons])).toEqual([[ids[2], ['keep-daily']], [ids[4], ['keep-daily']]]);

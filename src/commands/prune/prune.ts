@@ -9,11 +9,10 @@ import { CassetteError } from '../../errors.js';
 import type { Leases } from '../../pipeline/lease-holder.js';
 import { forEachBounded } from '../../pipeline/retry.js';
 import { describeHolder } from '../../manifest/leases.js';
-import { deletingKey } from '../../manifest/keys.js';
-import type { BlobEntry, BlobStore } from '../../storage/blob-store.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import type { ProgressSink } from '../progress.js';
 import { deleteBackup } from './delete-backup.js';
-import { takeInventory, type BackupInventory, type BackupState } from './inventory.js';
+import { readStaleLeases, takeInventory, type BackupInventory, type BackupState } from './inventory.js';
 import { applyRetention, hasRule, type RetentionPolicy } from './retention.js';
 
 export interface PruneRequest {
@@ -67,11 +66,8 @@ export interface PruneReport {
   readonly durationMs: number;
 }
 
-/** The backup's objects but an interrupted prune's tombstone (which prune writes itself). */
-const stored = (b: BackupInventory): BlobEntry[] => b.objects.filter((o) => o.key !== deletingKey(b.backupId));
 const summary = (b: BackupInventory): PrunedBackup => ({
-  backupId: b.backupId, keyspace: b.keyspace, createdAt: b.createdAt, state: b.state, rows: b.rows,
-  objects: stored(b).length, bytes: stored(b).reduce((n, o) => n + o.size, 0),
+  backupId: b.backupId, keyspace: b.keyspace, createdAt: b.createdAt, state: b.state, rows: b.rows, objects: b.objects, bytes: b.bytes,
 });
 
 /** Decides what goes: the backups to remove and, for the others, why they stay. */
@@ -106,13 +102,14 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
   }
   const startedAt = deps.now();
   const { store } = deps;
-  const inventory = await takeInventory(store, deps.now, request.keyspace);
-  const { remove, keep } = decide(inventory.backups, request, deps.now());
+  const backups = await takeInventory(store, deps.now, request.keyspace);
+  const staleLeases = await readStaleLeases(store, deps.now());
+  const { remove, keep } = decide(backups, request, deps.now());
   const removed: PrunedBackup[] = [];
   const kept: KeptBackup[] = [];
-  const garbage = inventory.backups.filter((b) => keep.has(b.backupId) && b.garbage.length > 0)
+  const garbage = backups.filter((b) => keep.has(b.backupId) && b.garbage.length > 0)
     .map((b) => ({ backupId: b.backupId, entries: b.garbage, objects: b.garbage.length, bytes: b.garbage.reduce((n, o) => n + o.size, 0) }));
-  const total = remove.reduce((n, b) => n + b.objects.length, 0) + garbage.reduce((n, g) => n + g.objects, 0) + inventory.staleLeases.length;
+  const total = remove.reduce((n, b) => n + b.objects, 0) + garbage.reduce((n, g) => n + g.objects, 0) + staleLeases.length;
   let objectsRemoved = 0;
   let bytesFreed = 0;
   if (!request.dryRun) deps.progress.start({ title: 'prune', unitName: 'objects', parts: [{ name: 'delete', units: total }] });
@@ -132,6 +129,7 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
       const done = await deleteBackup(store, b.backupId, {
         parallel: request.parallel, signal: deps.signal, now: deps.now, onDeleted: () => deps.progress.unitDone('delete'),
       });
+      await deps.leases?.drop({ kind: 'backup', id: b.backupId });
       objectsRemoved += done.objects;
       bytesFreed += done.bytes;
       removed.push({ ...summary(b), objects: done.objects, bytes: done.bytes });
@@ -147,7 +145,7 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
         bytesFreed += entry.size;
         deps.progress.unitDone('delete');
       }, deps.signal);
-      await forEachBounded(inventory.staleLeases, request.parallel, async (s) => {
+      await forEachBounded(staleLeases, request.parallel, async (s) => {
         await store.delete(s.key);
         deps.progress.unitDone('delete');
       }, deps.signal);
@@ -162,7 +160,7 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
   } finally {
     if (!request.dryRun) deps.progress.stop();
   }
-  for (const b of inventory.backups) {
+  for (const b of backups) {
     const reasons = keep.get(b.backupId);
     if (reasons !== undefined) kept.push({ ...summary(b), reasons });
   }
@@ -173,7 +171,7 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
     removed,
     kept,
     garbage: garbage.map(({ backupId, objects, bytes }) => ({ backupId, objects, bytes })),
-    staleLeases: inventory.staleLeases.length,
+    staleLeases: staleLeases.length,
     objectsRemoved,
     bytesFreed,
     durationMs: Math.max(1, deps.now() - startedAt),
