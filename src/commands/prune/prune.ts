@@ -127,7 +127,7 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
         continue;
       }
       const done = await deleteBackup(store, b.backupId, {
-        parallel: request.parallel, signal: deps.signal, now: deps.now, onDeleted: () => deps.progress.unitDone('delete'),
+        parallel: request.parallel, signal: deps.signal, now: deps.now, onDeleted: (entry) => { deps.progress.rows('delete', 0, entry.size); deps.progress.unitDone('delete'); },
       });
       await deps.leases?.drop({ kind: 'backup', id: b.backupId });
       objectsRemoved += done.objects;
@@ -143,6 +143,7 @@ export async function runPrune(request: PruneRequest, deps: PruneDeps): Promise<
         await store.delete(entry.key);
         objectsRemoved++;
         bytesFreed += entry.size;
+        deps.progress.rows('delete', 0, entry.size);
         deps.progress.unitDone('delete');
       }, deps.signal);
       await forEachBounded(staleLeases, request.parallel, async (s) => {
