@@ -3,6 +3,7 @@
  * real timers, so the commands stay free of `process`.
  */
 import { hostname } from 'node:os';
+import type { Lease } from '../manifest/leases.js';
 import { withLeases, type Leases } from '../pipeline/lease-holder.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgramContext } from './context.js';
@@ -15,5 +16,21 @@ export function withRunLeases<T>(store: BlobStore, command: string, context: Pro
   return withLeases(store, {
     command, host: hostname(), pid: process.pid, now: Date.now,
     timers: { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout) },
+    isHolderAlive,
   }, context.signal, work);
+}
+
+/**
+ * A lease's holder on this host is alive while its pid is (signal 0 probes without signalling;
+ * EPERM: it exists, as another user). Holders on other hosts: unknown, the stale rule decides.
+ * This assumes the hosts sharing a repository have distinct host names.
+ */
+function isHolderAlive(lease: Lease): boolean | undefined {
+  if (lease.host !== hostname()) return undefined;
+  try {
+    process.kill(lease.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

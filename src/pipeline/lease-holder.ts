@@ -3,7 +3,9 @@
  * the way two processes can race safely without a compare-and-swap: write our own lease object
  * (a key of our own, so no writer ever overwrites another's), then list the target's leases; if
  * another holder's live lease conflicts, delete ours and refuse (IN_USE). Of two racing holders at
- * least one sees the other — both may refuse, neither proceeds unprotected.
+ * least one sees the other — both may refuse, neither proceeds unprotected. A conflicting lease
+ * whose holder is known to be dead (same host, pid gone: a killed run resumed at once) is removed
+ * instead of waiting for it to go stale.
  *
  * While held, every lease is renewed every `renewEveryMs` (an unref'd timer). A renewal that finds
  * its lease gone (someone judged it stale and removed it), or that has failed for so long that
@@ -43,6 +45,12 @@ export interface LeaseHolderOptions {
   readonly renewEveryMs?: number;
   /** Absent: no timer (renewals only by calling `renew`). */
   readonly timers?: LeaseTimers;
+  /**
+   * Whether the process holding `lease` is alive, when this process can tell (a holder on this
+   * host: is its pid running?); undefined when it cannot (another host). A holder known to be dead
+   * — killed, its lease not yet stale — does not block: its lease is removed and taken over.
+   */
+  readonly isHolderAlive?: (lease: Lease) => boolean | undefined;
 }
 
 interface Held {
@@ -84,8 +92,11 @@ export class LeaseHolder implements Leases {
     };
     await this.#store.put(key, `${JSON.stringify(lease, null, 2)}\n`);
     const now = this.#options.now();
-    const other = (await readTargetLeases(this.#store, target))
-      .find((s) => s.lease.holder !== this.holder && isLeaseLive(s.lease, now) && modesConflict(mode, s.lease.mode));
+    const conflicts = (await readTargetLeases(this.#store, target))
+      .filter((s) => s.lease.holder !== this.holder && isLeaseLive(s.lease, now) && modesConflict(mode, s.lease.mode));
+    const dead = conflicts.filter((s) => this.#options.isHolderAlive?.(s.lease) === false);
+    await Promise.all(dead.map((s) => this.#store.delete(s.key)));
+    const other = conflicts.find((s) => !dead.includes(s));
     if (other !== undefined) {
       await this.#store.delete(key);
       throw new CassetteError('IN_USE', `${target.kind} ${target.id} is in use by another cassette process: ${describeHolder(other.lease)}`, { hint: STALE_RULE_HINT });

@@ -92,6 +92,22 @@ describe('LeaseHolder', () => {
     expect((await readAllLeases(store)).map((s) => s.lease.holder).sort()).toEqual([dead.holder, next.holder].sort());
   });
 
+  it('takes over at once a live lease whose holder is known to be dead (same host, pid gone), and removes it', async () => {
+    const store = new MemoryStore();
+    const c = clock();
+    const killed = new LeaseHolder(store, options(c.now, { pid: 1111 }));
+    await killed.hold(BACKUP, 'write');
+    const unknown = new LeaseHolder(store, options(c.now, { isHolderAlive: () => undefined }));
+    expect((await thrown(unknown.hold(BACKUP, 'write')) as CassetteError).code).toBe('IN_USE');
+    const alive = new LeaseHolder(store, options(c.now, { isHolderAlive: () => true }));
+    expect((await thrown(alive.hold(BACKUP, 'write')) as CassetteError).code).toBe('IN_USE');
+    const seen: number[] = [];
+    const resumer = new LeaseHolder(store, options(c.now, { pid: 2222, isHolderAlive: (lease) => { seen.push(lease.pid); return lease.pid !== 1111; } }));
+    await resumer.hold(BACKUP, 'write');
+    expect(seen).toEqual([1111]);
+    expect(await keys(store)).toEqual([leaseKey('backup', BACKUP.id, resumer.holder)]);
+  });
+
   it('renews by overwriting its own lease, so it never goes stale while the holder lives', async () => {
     const store = new MemoryStore();
     const c = clock();
