@@ -168,6 +168,14 @@ describe('cassette prune', () => {
     expect(refused.stderr).toContain(`backup ${unfinished} is in use by another cassette process: host other-host pid 4242 (\`cassette backup\`, write`);
     expect(refused.stderr).toContain('not renewed for 5 minutes is stale');
     await live.release();
+    // A restore of a backup a prune on another host is deleting: refused before anything is written.
+    const deleting = holder(store, 'prune', 'other-host');
+    await deleting.hold({ kind: 'backup', id }, 'delete');
+    const restore = runCli(['restore', id, '--repo', repo, '--target-keyspace', `${keyspace}_never`, ...connection], cliEnv());
+    expect(restore.status, restore.stderr).toBe(14);
+    expect(restore.stderr).toContain(`backup ${id} is in use by another cassette process: host other-host pid 4242 (\`cassette prune\`, delete`);
+    expect([...(await snapshot(store, backupFolder(id))).keys()].some((k) => k.includes('/restores/'))).toBe(false);
+    await deleting.release();
 
     const bare = runCli(['prune', '--repo', repo], cliEnv());
     expect(bare.status).toBe(2);
