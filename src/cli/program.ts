@@ -13,6 +13,7 @@ import { registerRotate } from './subcommands/rotate.js';
 import { registerDoctor } from './subcommands/doctor.js';
 import { registerVerify } from './subcommands/verify.js';
 import { registerDiff, registerDrill } from './subcommands/compare.js';
+import { registerPrune } from './subcommands/prune.js';
 import type { ProgramContext } from './context.js';
 
 export type { ProgramContext } from './context.js';
@@ -35,6 +36,7 @@ export function buildProgram(context: ProgramContext, planned: readonly PlannedC
   registerVerify(program, context);
   registerDiff(program, context);
   registerDrill(program, context);
+  registerPrune(program, context);
   for (const command of planned) {
     program
       .command(command.name)

@@ -19,9 +19,10 @@ import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange 
 import { newBackupId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type ApproximatedWritetimes, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
 import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
-import { readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
+import { readHeader, readManifest, readMarkers, requireNotDeleting, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import { forEachBounded } from '../pipeline/retry.js';
+import type { Leases } from '../pipeline/lease-holder.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
 
@@ -68,6 +69,8 @@ export interface BackupDeps {
   readonly toolVersion: string;
   /** The command line that resumes `backupId`, for messages. */
   readonly resumeHint: (backupId: string) => string;
+  /** The run's leases (format.md §11): the backup is held for writing before its first write. */
+  readonly leases?: Leases;
 }
 
 export interface TableReport {
@@ -146,6 +149,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     ...(approximated === undefined ? {} : { approximatedWritetimes: approximated }),
   };
   deps.signal.throwIfAborted();
+  await deps.leases?.hold({ kind: 'backup', id: header.backupId }, 'write');
   // The first writes: from here on, the backup exists (incomplete) and can be resumed.
   await writeDocument(deps.store, backupHeaderKey(header.backupId), header);
   await deps.store.put(schemaCqlKey(header.backupId), `${renderSchemaCql(schema).join(';\n\n')};\n`, { ifAbsent: true });
@@ -162,6 +166,8 @@ async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps
   if (request.keyspace !== undefined && request.keyspace !== header.keyspace.name) {
     throw new CassetteError('USAGE', `backup ${backupId} is of keyspace ${header.keyspace.name}, not ${request.keyspace}`);
   }
+  await deps.leases?.hold({ kind: 'backup', id: backupId }, 'write');
+  await requireNotDeleting(deps.store, backupId);
   const current = await captureKeyspace(deps.cluster.session, header.keyspace.name);
   if (schemaFingerprint(current) !== header.schemaFingerprint) {
     throw new CassetteError('INVALID_INPUT', `the schema of keyspace ${header.keyspace.name} changed since backup ${backupId} started; it cannot be resumed`, {

@@ -31,6 +31,7 @@ import { forEachBounded } from '../pipeline/retry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { buildManifest } from './backup.js';
 import type { ProgressSink } from './progress.js';
+import type { Leases } from '../pipeline/lease-holder.js';
 import { rotationPlans } from './rotate/row-plans.js';
 
 export interface RekeyRequest {
@@ -54,6 +55,8 @@ export interface RekeyDeps {
   readonly now: () => number;
   readonly toolVersion: string;
   readonly resumeHint: (backupId: string) => string;
+  /** The run's leases (format.md §11): the source held for reading, the new backup for writing. */
+  readonly leases?: Leases;
 }
 
 export interface RekeyTableReport {
@@ -147,8 +150,10 @@ export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<
       throw new CassetteError('USAGE', `backup ${request.resume} re-encrypts ${existingHeader.derivedFrom.backupId}, not ${sourceId}`);
     }
     sourceId = existingHeader.derivedFrom.backupId;
+    await deps.leases?.hold({ kind: 'backup', id: request.resume }, 'write');
   }
   if (sourceId === undefined) throw new CassetteError('USAGE', 'rekey needs the id of the backup to re-encrypt (or --resume <new-backup-id>)');
+  await deps.leases?.hold({ kind: 'backup', id: sourceId }, 'read');
   const source = await readCompleteManifest(store, sourceId);
   const schema = source.keyspace as unknown as KeyspaceSchema;
   if (request.config.cluster.keyspace !== schema.name) {
@@ -178,6 +183,7 @@ export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<
       tables: tables.map((t) => ({ name: t.name, ranges: t.ranges.map(({ index, start, end }) => ({ index, start, end })) })),
     };
     deps.signal.throwIfAborted();
+    await deps.leases?.hold({ kind: 'backup', id: header.backupId }, 'write');
     await writeDocument(store, backupHeaderKey(header.backupId), header);
     const cql = await store.get(schemaCqlKey(sourceId));
     await store.put(schemaCqlKey(header.backupId), cql, { ifAbsent: true });

@@ -33,6 +33,7 @@ import { openCounterChunks, requireEmptyCounterTables } from '../pipeline/load/c
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
 import { RequestGate } from '../pipeline/load/request-gate.js';
 import { forEachBounded } from '../pipeline/retry.js';
+import type { Leases } from '../pipeline/lease-holder.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
 
@@ -80,6 +81,7 @@ export interface RestoreDeps {
   readonly now: () => number;
   readonly toolVersion: string;
   readonly resumeHint: (restoreId: string) => string;
+  readonly leases?: Leases; // format.md §11: the backup is held for reading, the run for writing
 }
 
 export interface RestoreTableReport {
@@ -187,6 +189,7 @@ function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): {
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
   const { store, cluster } = deps;
+  await deps.leases?.hold({ kind: 'backup', id: request.backupId }, 'read');
   // Refuses a missing chunk, a wrong size, a missing or disagreeing marker, or an edited manifest before any write.
   const manifest = await requireIntactBackup(store, request.backupId, deps.signal);
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
@@ -213,6 +216,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     };
   }
   const { restoreId } = header;
+  await deps.leases?.hold({ kind: 'restore', id: restoreId }, 'write');
   const keyspace = header.target.keyspace;
   const guard = header.guard as Guard;
 

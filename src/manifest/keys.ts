@@ -230,4 +230,30 @@ export function drillHeaderKey(backupId: string, drillId: string): string {
 /** report.json: the drill's evidence report, written last, pass or fail. */
 export function drillReportKey(backupId: string, drillId: string): string {
   return `${drillsFolder(backupId)}${drillId}/report.json`;
+/**
+ * The tombstone of a backup `cassette prune` is deleting (format.md §11): written before its
+ * first object is removed, deleted after its last. A backup with one is `deleting`.
+ */
+export function deletingKey(backupId: string): string {
+  return `${backupFolder(backupId)}deleting.json`;
+}
+
+const LEASES = 'leases';
+
+/** What a lease protects: a backup, a restore run or a rotation job, by id. */
+export type LeaseTargetKind = 'backup' | 'restore' | 'rotation';
+
+/** Where all leases live; listing it finds every lease of the repository. */
+export function leasesFolder(): string {
+  return `${LEASES}/`;
+}
+
+/** The leases of one target, one object per holder: `leases/<kind>-<id>/`. */
+export function leaseTargetFolder(kind: LeaseTargetKind, id: string): string {
+  return `${LEASES}/${kind}-${id}/`;
+}
+
+/** One holder's lease of one target (the repository's one object that is overwritten: renewals). */
+export function leaseKey(kind: LeaseTargetKind, id: string, holder: string): string {
+  return `${leaseTargetFolder(kind, id)}${holder}.json`;
 }

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { CassetteError } from '../errors.js';
 import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
 import { BackupHeader, Manifest, RangeMarker, parseDocument, type ClusterDescription } from './format.js';
-import { backupHeaderKey, backupIdOf, backupsFolder, chunkDoneFolder, manifestKey, markersFolder } from './keys.js';
+import { backupHeaderKey, backupIdOf, backupsFolder, chunkDoneFolder, deletingKey, manifestKey, markersFolder } from './keys.js';
 import { ChunkDone } from './restore-format.js';
 
 /** Writes `doc` as pretty JSON at `key`, write-once. */
@@ -49,6 +49,7 @@ export function readManifest(store: BlobStore, backupId: string): Promise<Manife
  * or incomplete (no manifest.json).
  */
 export async function readCompleteManifest(store: BlobStore, backupId: string): Promise<Manifest> {
+  await requireNotDeleting(store, backupId);
   const manifest = await readManifest(store, backupId);
   if (manifest !== undefined) return manifest;
   if ((await readHeader(store, backupId)) !== undefined) {
@@ -57,6 +58,14 @@ export async function readCompleteManifest(store: BlobStore, backupId: string): 
     });
   }
   throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${store.description}`, { hint: 'run `cassette list` with the same --repo to see the backups there' });
+}
+
+/** BACKUP_INVALID when `cassette prune` is deleting the backup (its tombstone, format.md §11, exists). */
+export async function requireNotDeleting(store: BlobStore, backupId: string): Promise<void> {
+  if ((await store.head(deletingKey(backupId))) === undefined) return;
+  throw new CassetteError('BACKUP_INVALID', `backup ${backupId} is being deleted by \`cassette prune\` (it has a deleting.json tombstone)`, {
+    hint: 'use another backup (see `cassette list`); the next `cassette prune` finishes the deletion',
+  });
 }
 
 /** Every range marker of one table in a backup, by range index. */
@@ -84,7 +93,7 @@ export async function readChunkMarkers(store: BlobStore, backupId: string, resto
 export interface BackupSummary {
   readonly backupId: string;
   readonly createdAt: string | undefined;
-  readonly status: 'complete' | 'incomplete' | 'damaged';
+  readonly status: 'complete' | 'incomplete' | 'damaged' | 'deleting';
   readonly keyspace: string | undefined;
   readonly tables: readonly string[];
   /** Rows and stored bytes: from the manifest when complete, else from the finished ranges so far. */
@@ -95,18 +104,28 @@ export interface BackupSummary {
   readonly cluster?: ClusterDescription;
 }
 
-/** Lists every backup in the repository, oldest first. A backup without backup.json is "damaged". */
+/**
+ * Lists every backup in the repository, oldest first. A backup without backup.json is "damaged";
+ * one with a tombstone is "deleting" (an interrupted prune; the next one finishes it).
+ */
 export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
   const ids = new Set<string>();
   const markerKeys = new Map<string, number>();
+  const deleting = new Set<string>();
   for await (const entry of store.list(backupsFolder())) {
     const id = backupIdOf(entry.key);
     if (id === undefined) continue;
     ids.add(id);
+    if (entry.key === deletingKey(id)) deleting.add(id);
     if (entry.key.includes('/ranges/')) markerKeys.set(id, (markerKeys.get(id) ?? 0) + 1);
   }
   const summaries: BackupSummary[] = [];
   for (const backupId of [...ids].sort()) {
+    if (deleting.has(backupId)) {
+      const header = await readHeader(store, backupId).catch(() => undefined);
+      summaries.push({ backupId, createdAt: header?.createdAt, status: 'deleting', keyspace: header?.keyspace.name, tables: header?.tables.map((t) => t.name) ?? [], rows: 0, bytes: 0, ranges: { done: 0, total: 0 } });
+      continue;
+    }
     const manifest = await readManifest(store, backupId).catch(() => undefined);
     if (manifest !== undefined) {
       summaries.push({

@@ -146,7 +146,7 @@ describe('cassette backup (CLI)', () => {
     chmodSync(work, 0o755);
     const r = runCli(['backup', '--repo', repo, '--keyspace', keyspace, '--tables', 'hits', ...connection], cliEnv(undefined, { HOME: tmpdir() }), asRoot ? { uid: 65534, gid: 65534 } : undefined);
     expect(r.status, r.stderr).toBe(5);
-    expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^cassette: cannot write backups/\\S+/backup\\.json in repository ${repo}: permission denied \\(EACCES\\)$`));
+    expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^cassette: cannot write leases/backup-\\S+\\.json in repository ${repo}: permission denied \\(EACCES\\)$`)); // the lease is the first write
     expect(readdirSync(repo)).toEqual([]);
   });
 

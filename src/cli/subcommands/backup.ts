@@ -6,6 +6,7 @@ import { silentProgress } from '../../commands/progress.js';
 import { CassetteError } from '../../errors.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
+import { withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
@@ -81,15 +82,16 @@ export function registerBackup(program: Command, context: ProgramContext): void 
     }
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {
-      const report = await runBackup(request, {
+      const report = await withRunLeases(store, 'backup', context, (leases, signal) => runBackup(request, {
         store,
         cluster,
         progress: json ? silentProgress : progressForStderr(),
-        signal: context.signal,
+        signal,
+        leases,
         now: Date.now,
         toolVersion: context.version,
         resumeHint: (id) => resumeCommand(context.argv, id),
-      });
+      }));
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatBackupReport(report));
     });
   });

@@ -10,6 +10,7 @@ import { workerTransformer } from '../../pipeline/transform/worker-pool.js';
 import { resumeCommand } from './backup.js';
 import { openRepository, storeOptionsFor } from '../compose.js';
 import type { ProgramContext } from '../context.js';
+import { withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { resolveRotationRepository } from '../rotation-flags.js';
 import { addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
@@ -56,7 +57,7 @@ export function registerRekey(program: Command, context: ProgramContext): void {
     const json = flags.json === true;
     const resume = stringFlag(flags, 'resume');
     try {
-      const report = await runRekey({
+      const report = await withRunLeases(store, 'rekey', context, (leases, signal) => runRekey({
         ...(backupId === undefined ? {} : { backupId }),
         ...(resume === undefined ? {} : { resume }),
         config,
@@ -65,11 +66,12 @@ export function registerRekey(program: Command, context: ProgramContext): void {
       }, {
         store, cipher, transformer,
         progress: json ? silentProgress : progressForStderr(),
-        signal: context.signal,
+        signal,
+        leases,
         now: Date.now,
         toolVersion: context.version,
         resumeHint: (id) => resumeCommand(context.argv, id),
-      });
+      }));
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatRekeyReport(report));
       if (report.valuesQuarantined > report.allowFailures) {
         throw new CassetteError('COMPLETED_WITH_ERRORS', `rekey finished, but ${report.valuesQuarantined} values open under no configured key (--allow-failures ${report.allowFailures})`, {

@@ -9,6 +9,7 @@ import { CassetteError } from '../../errors.js';
 import { parseByteSize, resumeCommand } from './backup.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
+import { withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
@@ -132,15 +133,16 @@ export function registerRestore(program: Command, context: ProgramContext): void
     };
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {
-      const report = await runRestore(request, {
+      const report = await withRunLeases(store, 'restore', context, (leases, signal) => runRestore(request, {
         store,
         cluster,
         progress: json ? silentProgress : progressForStderr(),
-        signal: context.signal,
+        signal,
+        leases,
         now: Date.now,
         toolVersion: context.version,
         resumeHint: (id) => resumeCommand(context.argv, id),
-      });
+      }));
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatRestoreReport(report));
       if (report.rejected > 0) {
         throw new CassetteError('COMPLETED_WITH_ERRORS', `restore ${report.restoreId} finished, but ${report.rejected} rows were rejected`, {

@@ -14,6 +14,7 @@ import { workerTransformer } from '../../pipeline/transform/worker-pool.js';
 import { parseByteSize } from './backup.js';
 import { openRepository, storeOptionsFor, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
+import { withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { resolveRotationConnection, resolveRotationRepository } from '../rotation-flags.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
@@ -79,7 +80,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
       const rate = stringFlag(flags, 'rate');
       const jobId = stringFlag(flags, 'job');
       try {
-        const report = await runRotate({
+        const report = await withRunLeases(store, 'rotate', context, (leases, signal) => runRotate({
           config,
           ...(jobId === undefined ? {} : { jobId }),
           newJob: flags.new === true,
@@ -89,7 +90,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
           fetchSize: positiveInt(stringFlag(flags, 'fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
           maxInFlight: positiveInt(stringFlag(flags, 'maxInFlight'), '--max-in-flight', 32, { max: 4096 }),
           batchBytes: parseByteSize(stringFlag(flags, 'batchBytes') ?? '4KiB', '--batch-bytes', 256),
-        }, { store, cluster, cipher, transformer, progress, signal: context.signal, now: Date.now, toolVersion: context.version });
+        }, { store, cluster, cipher, transformer, progress, signal, leases, now: Date.now, toolVersion: context.version }));
         context.stdout(json ? `${JSON.stringify(report)}\n` : formatRotateReport(report));
         const allowed = positiveInt(stringFlag(flags, 'allowFailures'), '--allow-failures', 0, { min: 0 });
         if (report.valuesQuarantined > allowed) {

@@ -47,6 +47,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   const plans = rotationPlans(config, schema, cipher, `keyspace ${schema.name}`);
   const { job: theJob, resumed } = await openJob(config, schema, request, deps);
   const jobId = theJob.jobId;
+  await deps.leases?.hold({ kind: 'rotation', id: jobId }, 'write');
   const beforeWrite = driftGuard(theJob, schema, cluster.session);
 
   const settingsFor = (table: RotationTablePlan): StageSettings => ({

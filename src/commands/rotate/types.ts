@@ -9,6 +9,7 @@ import type { RotationConfig } from '../../config/rotation-types.js';
 import type { ColumnCipher } from '../../crypto/cipher.js';
 import type { ChunkTransformer } from '../../pipeline/transform/transformer.js';
 import type { BlobStore } from '../../storage/blob-store.js';
+import type { Leases } from '../../pipeline/lease-holder.js';
 import type { BackupCluster } from '../backup.js';
 import type { ProgressSink } from '../progress.js';
 
@@ -48,6 +49,8 @@ export interface RotateDeps {
   readonly signal: AbortSignal;
   readonly now: () => number;
   readonly toolVersion: string;
+  /** The run's leases (format.md §11): the job is held for writing once it is opened. */
+  readonly leases?: Leases;
 }
 
 export interface RotateTableReport {

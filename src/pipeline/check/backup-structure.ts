@@ -7,8 +7,9 @@
  */
 import { text } from 'node:stream/consumers';
 import { CassetteError } from '../../errors.js';
+import { requireNotDeleting } from '../../manifest/repository.js';
 import { BackupHeader, FORMAT_VERSION, Manifest, RangeMarker, parseDocument, type ChunkEntry } from '../../manifest/format.js';
-import { backupFolder, backupHeaderKey, chunkKey, manifestKey, markerKey } from '../../manifest/keys.js';
+import { backupFolder, backupHeaderKey, chunkKey, deletingKey, manifestKey, markerKey } from '../../manifest/keys.js';
 import { BlobNotFoundError, type BlobStore } from '../../storage/blob-store.js';
 import { forEachBounded } from '../retry.js';
 import { chunkKeyProblem, manifestAgainstHeader, markerAgainstManifest, ringCoverProblems, totalsProblems, type BackupProblem } from './cross-checks.js';
@@ -82,6 +83,7 @@ export async function checkBackupStructure(store: BlobStore, backupId: string, o
   if (sizes.size === 0) {
     throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${store.description}`, { hint: 'run `cassette list` with the same --repo to see the backups there' });
   }
+  if (sizes.has(deletingKey(backupId))) await requireNotDeleting(store, backupId);
   const problems: BackupProblem[] = [];
   const add = (key: string, list: readonly string[]): void => {
     for (const problem of list) problems.push({ key, problem });
