@@ -19,6 +19,13 @@ export interface ProgressSink {
   unitDone(part: string): void;
   /** A notable event (a retry, a warning) worth a line of its own. */
   note(line: string): void;
+  /**
+   * Work is waiting out an outage: `line` says what for and how long it will keep trying ("waiting
+   * for the repository s3://…: connection refused (retrying for up to 4m32s more)"); `undefined`
+   * clears it once the work got through. `subject` tells concurrent waits apart (a range, the
+   * repository). Optional: a sink without it shows nothing of waits.
+   */
+  waiting?(subject: string, line: string | undefined): void;
   stop(): void;
 }
 

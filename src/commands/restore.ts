@@ -28,7 +28,8 @@ import { ChunkDone, RestoreHeader } from '../manifest/restore-format.js';
 import { readChunkRows, verifyChunk } from '../pipeline/chunks/read-chunk.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
 import { RequestGate } from '../pipeline/load/request-gate.js';
-import { forEachBounded } from '../pipeline/retry.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
+import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
 
@@ -52,6 +53,8 @@ export interface RestoreRequest {
   /** Chunks loaded at once. */
   readonly parallel: number;
   readonly verify: boolean;
+  /** How long an outage of Cassandra or the repository is waited out (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
 }
@@ -196,7 +199,9 @@ function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): {
 /** Runs a restore, or finishes an interrupted one. */
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
-  const { store, cluster } = deps;
+  const { cluster } = deps;
+  const retryForMs = request.retryForMs ?? DEFAULT_RETRY_FOR_MS; // chunks are read through a store that resumes a broken read (retrying-store.ts)
+  const store = withRepositoryRetries(deps.store, { retryForMs, signal: deps.signal, onWait: (line) => deps.progress.waiting?.('repository', line) });
   const manifest = await readCompleteManifest(store, request.backupId);
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
 
@@ -287,7 +292,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       const { writer, pkCount } = writers.get(job.table) as NonNullable<ReturnType<typeof writers.get>>;
       const result = await loadChunk(readChunkRows(store, key, job.entry, what), writer, pkCount, {
         batchBytes: request.batchBytes,
-        attempts: request.attempts ?? 5,
+        retryForMs, ...(request.attempts === undefined ? {} : { attempts: request.attempts }),
         retryBaseDelayMs: request.retryBaseDelayMs ?? 500,
         consistency: cluster.consistency,
         serialConsistency,
@@ -296,6 +301,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
         gate,
         signal: deps.signal,
         now: deps.now,
+        onWait: (line) => deps.progress.waiting?.('cassandra', line),
         onRows: (n) => {
           rowsThisRun += n;
           deps.progress.rows(job.table, n, job.entry.rows === 0 ? 0 : Math.round((job.entry.rawBytes * n) / job.entry.rows));

@@ -199,7 +199,14 @@ export async function connect(options: ConnectionOptions): Promise<Connection> {
   let client: cassandra.Client | undefined;
   try {
     dc ??= await discoverDc(options);
-    client = new cassandra.Client({ ...base, localDataCenter: dc });
+    client = new cassandra.Client({
+      ...base,
+      localDataCenter: dc,
+      // A node that went down (a restart, the only node of a test cluster) is tried again every
+      // 0.5 s doubling to at most 10 s — the driver's default doubles to 10 minutes, so a job
+      // waiting out a 1-minute restart could wait minutes more for the driver to look again.
+      policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 10_000, false) },
+    });
     await client.connect();
   } catch (err) {
     await client?.shutdown().catch(() => undefined);
