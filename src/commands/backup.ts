@@ -9,7 +9,7 @@
 import { CassetteError } from '../errors.js';
 import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema } from '../cassandra/schema/capture.js';
 import { renderSchemaCql } from '../cassandra/schema/render.js';
-import { estimateTableBytes } from '../cassandra/ring/size-estimates.js';
+import { estimateTableBytes, estimateTableRows } from '../cassandra/ring/size-estimates.js';
 import { requireMurmur3 } from '../cassandra/ring/ring.js';
 import type { ReadRouter } from '../cassandra/ring/read-routes.js';
 import type { CqlSession } from '../cassandra/connection/session.js';
@@ -214,7 +214,9 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     }
   }
 
-  deps.progress.start({ title: `backup ${backupId}`, unitName: 'ranges', parts: header.tables.map((t) => ({ name: t.name, units: t.ranges.length })) });
+  // Rows to expect, for the ETA only (system.size_estimates; absent for a table created minutes ago).
+  const estimates = await Promise.all(header.tables.map((t) => (jobs.length === 0 ? undefined : estimateTableRows(deps.cluster.session, keyspace, t.name, deps.cluster.nodes))));
+  deps.progress.start({ title: `backup ${backupId}`, unitName: 'ranges', parts: header.tables.map((t, i) => ({ name: t.name, units: t.ranges.length, ...(estimates[i] === undefined ? {} : { estimatedRows: estimates[i] }) })) });
   for (const table of header.tables) {
     const skipped = existing !== undefined ? table.ranges.length : (markers.get(table.name)?.size ?? 0);
     if (skipped > 0) deps.progress.skip(table.name, skipped);

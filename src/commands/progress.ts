@@ -7,7 +7,12 @@ export interface ProgressPlan {
   /** What a unit of work is called in progress lines: "ranges", "chunks". */
   readonly unitName: string;
   /** Units of work per part (token ranges per table, chunks per table …). */
-  readonly parts: readonly { readonly name: string; readonly units: number }[];
+  /**
+   * Units of work per part (token ranges per table, chunks per table …), and optionally an
+   * estimate of its rows (a backup's, from `system.size_estimates`): shown as an estimate, used
+   * for the ETA while the rows done stay below it; it may be low, high or absent.
+   */
+  readonly parts: readonly { readonly name: string; readonly units: number; readonly estimatedRows?: number }[];
 }
 
 export interface ProgressSink {

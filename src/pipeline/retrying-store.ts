@@ -88,7 +88,7 @@ class RetryingStore implements BlobStore {
   }
 
   #waitLine(event: RetryEvent): string {
-    const reason = event.error instanceof Error ? event.error.message.replace(/^cannot [^:]+: /, '') : String(event.error);
+    const reason = event.error instanceof Error ? event.error.message.replace(/^cannot .+? in repository \S+: /, '') : String(event.error);
     return `waiting for the repository ${this.description}: ${reason} (retrying for up to ${formatDuration(event.remainingMs + event.delayMs)} more)`;
   }
 
