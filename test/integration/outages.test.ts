@@ -18,11 +18,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectCluster } from '../../src/cli/compose.js';
 import { decodeFernetToken, fernetKey, openFernetData, sealFernetToken } from '../../src/crypto/fernet.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { cliEnv, s3StoreFor, startCli } from '../support/cassette.js';
+import { uniqueName } from '../support/clients.js';
 import { backupDigest, readBackup } from '../support/read-backup.js';
 import type { CassandraSettings, S3Settings } from '../support/settings.js';
 import { expectSame, snapshot } from '../support/table-snapshot.js';
@@ -35,11 +36,13 @@ const servicesEnv = { ...process.env, CASSETTE_SERVICES_DIR: runDir, CASSETTE_SE
 /** How long MinIO stays down: longer than the old budget of 5 attempts from 1 s (about 15 s). */
 const MINIO_DOWN_SECONDS = 20;
 
-const KEYSPACE = 'outage_data';
+const KEYSPACE = uniqueName('outage_data');
 const PARTITIONS = 300;
 const ROWS_PER_PARTITION = 100;
 const COUNTERS = 2000;
 const SECRETS = 3000;
+/** Token ranges per table: 3 tables × 64 ranges, read one at a time by the disturbed backups. */
+const SPLITS = 64;
 
 let s3: S3Settings;
 let node: CassandraSettings;
@@ -71,8 +74,13 @@ interface Running {
   exit: Promise<number | null>;
 }
 
+/** CLI runs still going; a failed test stops its own in afterEach, so the next one starts clean. */
+const runs = new Set<ChildProcess>();
+
 function background(args: readonly string[], extra: Record<string, string> = {}): Running {
   const child = startCli(args, cliEnv(s3, extra));
+  runs.add(child);
+  child.once('exit', () => runs.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -121,6 +129,17 @@ async function chunksRestoredFrom(store: BlobStore, backupId: string): Promise<(
 
 function backupIdIn(stdout: string): string {
   return (JSON.parse(stdout) as { backupId: string }).backupId;
+}
+
+/**
+ * The new backup's id from a text report (`backup <id> complete: …`, `rekey of … : new backup
+ * <id>`). The disturbed runs print text, not --json: --json silences the progress display, whose
+ * `waiting for …` lines the tests check.
+ */
+function idInText(stdout: string, pattern: RegExp): string {
+  const id = pattern.exec(stdout)?.[1];
+  if (id === undefined) throw new Error(`no backup id in: ${stdout}`);
+  return id;
 }
 
 async function loadData(): Promise<void> {
@@ -191,13 +210,20 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
     node = { host: get('CASSETTE_TEST_CASSANDRA_HOST'), port: Number(get('CASSETTE_TEST_CASSANDRA_PORT')), dc: get('CASSETTE_TEST_CASSANDRA_DC') };
     await loadData();
     const prefix = `outages-${randomBytes(4).toString('hex')}/reference`;
-    const straight = await finish(background(['backup', '--keyspace', KEYSPACE, ...connectionArgs(), ...s3Args(prefix), '--splits', '256', '--json']));
+    const straight = await finish(background(['backup', '--keyspace', KEYSPACE, ...connectionArgs(), ...s3Args(prefix), '--splits', String(SPLITS), '--json']));
     expect(straight.status, straight.stderr).toBe(0);
     referenceStore = s3StoreFor(s3, prefix);
     const id = backupIdIn(straight.stdout);
     reference = { id, digest: await backupDigest(referenceStore, id) };
     expect(reference.digest.rows).toBe(PARTITIONS * ROWS_PER_PARTITION + COUNTERS + SECRETS);
   }, 900_000);
+
+  afterEach(async () => {
+    for (const child of runs) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
 
   afterAll(() => {
     if (started) services(['down']);
@@ -207,7 +233,7 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
 
   /** A backup under way in `prefix` (one range at a time, small pages: it runs long enough to be caught in the middle). */
   function startBackup(prefix: string): Running {
-    return background(['backup', '--keyspace', KEYSPACE, ...connectionArgs(), ...s3Args(prefix), '--splits', '256', '--parallel', '1', '--fetch-size', '100', '--json']);
+    return background(['backup', '--keyspace', KEYSPACE, ...connectionArgs(), ...s3Args(prefix), '--splits', String(SPLITS), '--parallel', '1', '--fetch-size', '100']);
   }
 
   async function markersOf(store: BlobStore): Promise<number> {
@@ -223,14 +249,14 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
     const result = await finish(run);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(new RegExp(`waiting for the repository s3://${s3.bucket}/${prefix}: .*\\(retrying for up to \\d`));
-    expect(await backupDigest(store, backupIdIn(result.stdout))).toEqual(reference.digest);
+    expect(await backupDigest(store, idInText(result.stdout, /^backup (\S+) complete/m))).toEqual(reference.digest);
   }, 600_000);
 
   it('a restore waits out MinIO down in its middle — counters included, never added twice — and the target equals the source cell by cell', async () => {
-    const target = 'outage_minio_restore';
+    const target = uniqueName('outage_minio_restore');
     const restoredChunks = await chunksRestoredFrom(referenceStore, reference.id);
     const run = background(['restore', reference.id, ...connectionArgs(), ...s3Args(referenceStore.description.replace(`s3://${s3.bucket}/`, '')),
-      '--target-keyspace', target, '--parallel', '1', '--json']);
+      '--target-keyspace', target, '--parallel', '1']);
     await waitForProgress(run, () => restoredChunks(), 20, '20 chunks were restored');
     await restart('minio', MINIO_DOWN_SECONDS);
     const result = await finish(run);
@@ -263,13 +289,13 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
 
     const rekeyed = /\/rekey\/secrets\/\d+-\d+\.json$/;
     const before = await countKeys(referenceStore, 'backups/', rekeyed);
-    const run = background(['rekey', reference.id, '--config', config, ...s3Args(repoPrefix), '--threads', '1', '--json'], keys);
+    const run = background(['rekey', reference.id, '--config', config, ...s3Args(repoPrefix), '--threads', '1'], keys);
     await waitForProgress(run, async () => (await countKeys(referenceStore, 'backups/', rekeyed)) - before, 10, '10 chunks were re-encrypted');
     await restart('minio', MINIO_DOWN_SECONDS);
     const result = await finish(run);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain('waiting for the repository');
-    expect(await rekeyedRows(referenceStore, backupIdIn(result.stdout))).toEqual(expected);
+    expect(await rekeyedRows(referenceStore, idInText(result.stdout, /: new backup (\S+)/))).toEqual(expected);
   }, 600_000);
 
   it('a backup waits out its only Cassandra node restarting in its middle and holds exactly the rows of an undisturbed one', async () => {
@@ -281,16 +307,16 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
     const result = await finish(run);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/waiting for Cassandra replicas of \w+ range \d+: /);
-    expect(await backupDigest(store, backupIdIn(result.stdout))).toEqual(reference.digest);
+    expect(await backupDigest(store, idInText(result.stdout, /^backup (\S+) complete/m))).toEqual(reference.digest);
   }, 600_000);
 
   it('a restore waits out its only Cassandra node restarting in its middle and the target equals the source cell by cell', async () => {
     // No counter table here: a counter increment that reached the node and then lost its answer
     // cannot be retried without maybe adding it twice, so it is rejected (exit 7) — restore's rule.
-    const target = 'outage_cassandra_restore';
+    const target = uniqueName('outage_cassandra_restore');
     const restoredChunks = await chunksRestoredFrom(referenceStore, reference.id);
     const run = background(['restore', reference.id, ...connectionArgs(), ...s3Args(referenceStore.description.replace(`s3://${s3.bucket}/`, '')),
-      '--target-keyspace', target, '--tables', 'events,secrets', '--parallel', '1', '--json']);
+      '--target-keyspace', target, '--tables', 'events,secrets', '--parallel', '1']);
     await waitForProgress(run, () => restoredChunks(), 20, '20 chunks were restored');
     await restart('cassandra');
     const result = await finish(run);

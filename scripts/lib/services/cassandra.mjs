@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CASSANDRA_VERSION, DATACENTER, cassandraLibDirFor } from './config.mjs';
-import { ServiceError, isAlive, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
+import { ServiceError, isAlive, killAndWait, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // From conf/jvm17-server.options of Cassandra 5.0 (JPMS section).
