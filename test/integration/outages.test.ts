@@ -37,7 +37,7 @@ const servicesEnv = { ...process.env, CASSETTE_SERVICES_DIR: runDir, CASSETTE_SE
 const MINIO_DOWN_SECONDS = 20;
 
 const KEYSPACE = uniqueName('outage_data');
-const PARTITIONS = 300;
+const PARTITIONS = 200;
 const ROWS_PER_PARTITION = 100;
 const COUNTERS = 2000;
 const SECRETS = 3000;
@@ -256,7 +256,7 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
     const target = uniqueName('outage_minio_restore');
     const restoredChunks = await chunksRestoredFrom(referenceStore, reference.id);
     const run = background(['restore', reference.id, ...connectionArgs(), ...s3Args(referenceStore.description.replace(`s3://${s3.bucket}/`, '')),
-      '--target-keyspace', target, '--parallel', '1']);
+      '--target-keyspace', target, '--parallel', '2']);
     await waitForProgress(run, () => restoredChunks(), 20, '20 chunks were restored');
     await restart('minio', MINIO_DOWN_SECONDS);
     const result = await finish(run);
@@ -265,7 +265,10 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
     const cluster = await connectCluster({ hosts: [node.host], port: node.port, dc: node.dc, consistency: 'LOCAL_QUORUM', requestTimeoutMs: 30_000 });
     try {
       const tables = ['events', 'hits', 'secrets'];
-      expectSame((await snapshot(cluster, KEYSPACE, tables)).rows, (await snapshot(cluster, target, tables)).rows);
+      // Counter cells carry no client timestamp (Cassandra stamps them when it applies the
+      // increment), so their writetimes differ by nature; their values must be equal: an increment
+      // added twice would show here.
+      expectSame((await snapshot(cluster, KEYSPACE, tables)).rows, (await snapshot(cluster, target, tables)).rows, new Set(['hits']));
     } finally {
       await cluster.close();
     }
@@ -316,7 +319,7 @@ describe('riding out outages (private MinIO and Cassandra, restarted on purpose)
     const target = uniqueName('outage_cassandra_restore');
     const restoredChunks = await chunksRestoredFrom(referenceStore, reference.id);
     const run = background(['restore', reference.id, ...connectionArgs(), ...s3Args(referenceStore.description.replace(`s3://${s3.bucket}/`, '')),
-      '--target-keyspace', target, '--tables', 'events,secrets', '--parallel', '1']);
+      '--target-keyspace', target, '--tables', 'events,secrets', '--parallel', '2']);
     await waitForProgress(run, () => restoredChunks(), 20, '20 chunks were restored');
     await restart('cassandra');
     const result = await finish(run);
