@@ -16,6 +16,7 @@
  */
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
+import { CassetteError } from '../errors.js';
 import { BlobExistsError, compareKeys, isRepositoryOutage, type BlobBody, type BlobEntry, type BlobStore, type PutOptions } from '../storage/blob-store.js';
 import { formatDuration, MAX_RETRY_DELAY_MS, realRetryClock, withRetries, type RetryClock, type RetryEvent } from './retry.js';
 
@@ -82,9 +83,25 @@ class RetryingStore implements BlobStore {
           this.#options.onWait?.(this.#waitLine(event));
         },
       });
+    } catch (err) {
+      throw this.#gaveUp(err);
     } finally {
       stopWaiting();
     }
+  }
+
+  /**
+   * An outage that outlasted the budget, as a plain REPOSITORY_UNAVAILABLE error: no longer an
+   * outage to its callers, so a caller with a retry of its own (a range) does not start the budget
+   * over. Other errors pass unchanged.
+   */
+  #gaveUp(err: unknown): unknown {
+    if (!isRepositoryOutage(err) || !(err instanceof CassetteError) || this.#options.signal?.aborted === true) return err;
+    const budget = this.#options.retryForMs > 0 ? `still failing after --retry-for ${formatDuration(this.#options.retryForMs)}` : 'not retried: --retry-for 0';
+    return new CassetteError('REPOSITORY_UNAVAILABLE', `${err.message} (${budget})`, {
+      hint: `${err.hint ?? 'check the repository'}; a longer --retry-for waits out longer outages`,
+      cause: err,
+    });
   }
 
   #waitLine(event: RetryEvent): string {
@@ -147,7 +164,8 @@ class RetryingStore implements BlobStore {
         } catch (err) {
           const now = clock.now();
           stalledSince ??= now;
-          if (!isRepositoryOutage(err) || now - stalledSince >= this.#options.retryForMs || this.#options.signal?.aborted === true) throw err;
+          if (!isRepositoryOutage(err) || this.#options.signal?.aborted === true) throw err;
+          if (now - stalledSince >= this.#options.retryForMs) throw this.#gaveUp(err);
           stream.destroy();
           stream = undefined;
           this.#options.onWait?.(this.#waitLine({ error: err, attempt: 1, delayMs: 0, remainingMs: stalledSince + this.#options.retryForMs - now }));

@@ -221,6 +221,6 @@ describe('runBackup over a fake cluster and an in-memory repository', () => {
     store.failPutWhen((key) => key.includes('/ranges/'), { times: Infinity });
     const err = await failure(runBackup({ ...REQUEST, retryForMs: 0 }, deps));
     expect(err.code).toBe('REPOSITORY_UNAVAILABLE');
-    expect(err.hint).toBe(`injected by FaultyStore; then resume with: ${resumeHint(backupIdIn(store))}`);
+    expect(err.hint).toBe(`injected by FaultyStore; a longer --retry-for waits out longer outages; then resume with: ${resumeHint(backupIdIn(store))}`);
   });
 });

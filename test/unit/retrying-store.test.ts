@@ -152,7 +152,8 @@ describe('withRepositoryRetries', () => {
     await flaky.inner.put('chunk.gz', Buffer.alloc(10));
     flaky.breakReadsAfter = Array.from({ length: 1000 }, () => 0);
     const { store, clock } = wrap(flaky, 5000);
-    await expect(buffer(await store.get('chunk.gz'))).rejects.toBeInstanceOf(RepositoryOutageError);
+    const err = await buffer(await store.get('chunk.gz')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'REPOSITORY_UNAVAILABLE', message: expect.stringMatching(/\(still failing after --retry-for 5s\)$/) });
     expect(clock.at).toBeGreaterThanOrEqual(5000);
   });
 
@@ -192,7 +193,22 @@ describe('withRepositoryRetries', () => {
     const flaky = new FlakyStore();
     flaky.failPuts = 1;
     const { store } = wrap(flaky, 0);
-    await expect(store.put('k', 'v')).rejects.toBeInstanceOf(RepositoryOutageError);
+    await expect(store.put('k', 'v')).rejects.toMatchObject({ code: 'REPOSITORY_UNAVAILABLE', message: expect.stringMatching(/\(not retried: --retry-for 0\)$/) });
+  });
+
+  it('gives up once retryForMs have passed with an error that is no longer an outage, so an outer retry does not start over', async () => {
+    const flaky = new FlakyStore();
+    flaky.failPuts = Infinity;
+    const { store, clock } = wrap(flaky, 60_000);
+    const err = await store.put('k', 'v', { ifAbsent: true }).catch((e: unknown) => e);
+    expect(clock.at).toBe(60_000);
+    expect(err).toBeInstanceOf(CassetteError);
+    expect(err).not.toBeInstanceOf(RepositoryOutageError);
+    expect(err).toMatchObject({
+      code: 'REPOSITORY_UNAVAILABLE',
+      message: 'cannot put in repository memory://test: cannot reach http://minio: connection refused (ECONNREFUSED) (still failing after --retry-for 1m00s)',
+      hint: 'check the repository; a longer --retry-for waits out longer outages',
+    });
   });
 
   it('re-wrapping replaces the policy instead of nesting retries', async () => {
@@ -200,7 +216,7 @@ describe('withRepositoryRetries', () => {
     flaky.failPuts = 1;
     const first = withRepositoryRetries(flaky, { retryForMs: 60_000, clock: fakeClock() });
     const second = withRepositoryRetries(first, { retryForMs: 0 });
-    await expect(second.put('k', 'v')).rejects.toBeInstanceOf(RepositoryOutageError);
+    await expect(second.put('k', 'v')).rejects.toMatchObject({ message: expect.stringContaining('not retried') });
     expect(flaky.calls.put).toBe(1);
   });
 });
