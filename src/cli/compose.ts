@@ -13,6 +13,7 @@ import { CassetteError } from '../errors.js';
 import type { ClusterNode, ClusterTopology } from '../manifest/format.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStore, type OpenStoreOptions } from '../storage/open-store.js';
+import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import type { RepositoryLocation } from './shared-flags.js';
 
 /** A connected cluster for backup and restore, closed by the caller. */
@@ -87,8 +88,12 @@ export function storeOptionsFor(location: RepositoryLocation): OpenStoreOptions 
   };
 }
 
+/**
+ * The repository at `location`, riding out outages for --retry-for (commands that show progress
+ * wrap it again with their own wait reporting; pipeline/retrying-store.ts).
+ */
 export function openRepository(location: RepositoryLocation): BlobStore {
-  return openStore(location.url, storeOptionsFor(location));
+  return withRepositoryRetries(openStore(location.url, storeOptionsFor(location)), { retryForMs: location.retryForMs });
 }
 
 /** Connects, runs `work` with the cluster, and always closes it. */

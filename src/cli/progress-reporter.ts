@@ -1,15 +1,21 @@
 /**
  * Shows progress on stderr: cli-progress bars (per part and total: units, rows, MB, rows/s, ETA)
- * when stderr is a TTY, and a plain line every `intervalMs` otherwise (logs, CI, cron).
+ * when stderr is a TTY, and a plain line every `intervalMs` otherwise (logs, CI, cron). While work
+ * waits out an outage, the total bar (or the periodic line) says what it waits for, until it got
+ * through. The ETA comes from rows when the plan estimates them (a backup's `system.size_estimates`),
+ * else from finished units.
  */
 import cliProgress from 'cli-progress';
 import type { ProgressPlan, ProgressSink } from '../commands/progress.js';
+import { formatDuration } from '../pipeline/retry.js';
 
 interface Tally {
   units: number;
   done: number;
   rows: number;
   bytes: number;
+  /** Estimated rows of the whole part (0: no estimate). */
+  estimatedRows: number;
 }
 
 const MB = 1024 * 1024;
@@ -25,21 +31,49 @@ function rate(rows: number, startedAt: number): number {
   return seconds > 0 ? Math.round(rows / seconds) : 0;
 }
 
-function eta(done: number, skipped: number, units: number, startedAt: number): string {
-  const fresh = done - skipped;
-  if (fresh <= 0 || done >= units) return done >= units ? '0s' : '?';
-  const seconds = ((Date.now() - startedAt) / 1000 / fresh) * (units - done);
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = Math.round(seconds % 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
+/**
+ * Time left: from rows against the estimate while the estimate is above the rows done (an
+ * estimate that turns out low falls back to units), else from finished units; `?` until either
+ * has something to go on. Never Infinity or NaN.
+ */
+export function eta(t: Tally, skippedUnits: number, elapsedMs: number): string {
+  if (t.done >= t.units) return '0s';
+  const freshRows = t.rows;
+  let seconds: number | undefined;
+  if (t.estimatedRows > t.rows && freshRows > 0) seconds = (elapsedMs / 1000 / freshRows) * (t.estimatedRows - t.rows);
+  else if (t.done - skippedUnits > 0) seconds = (elapsedMs / 1000 / (t.done - skippedUnits)) * (t.units - t.done);
+  if (seconds === undefined || !Number.isFinite(seconds)) return '?';
+  return formatDuration(seconds * 1000);
+}
+
+/** Rows, with the estimate when there is one still above them: "12,000/~1,000,000". */
+function rowsText(t: Tally): string {
+  const rows = t.rows.toLocaleString('en-US');
+  return t.estimatedRows > t.rows ? `${rows}/~${t.estimatedRows.toLocaleString('en-US')}` : rows;
+}
+
+/** The waits in progress, by subject; the first one's line and how many more. */
+class Waits {
+  readonly #lines = new Map<string, string>();
+  /** Returns true when the subject started or stopped waiting (worth a line of its own). */
+  set(subject: string, line: string | undefined): boolean {
+    const was = this.#lines.has(subject);
+    if (line === undefined) this.#lines.delete(subject);
+    else this.#lines.set(subject, line);
+    return was !== (line !== undefined);
+  }
+  get summary(): string {
+    const [first] = this.#lines.values();
+    if (first === undefined) return '';
+    return this.#lines.size === 1 ? first : `${first} (and ${this.#lines.size - 1} more waiting)`;
+  }
 }
 
 /** Bars on a TTY. */
 class BarsProgress implements ProgressSink {
   readonly #bars = new cliProgress.MultiBar({
     stream: process.stderr,
-    format: ' {name} |{bar}| {value}/{total} {unit} | {rows} rows | {mb} MB | {rate} rows/s | ETA {eta}',
+    format: ' {name} |{bar}| {value}/{total} {unit} | {rows} rows | {mb} MB | {rate} rows/s | ETA {eta}{waiting}',
     hideCursor: true,
     clearOnComplete: false,
     autopadding: true,
@@ -50,24 +84,25 @@ class BarsProgress implements ProgressSink {
   #skipped = 0;
   #startedAt = Date.now();
   #unit = 'units';
+  readonly #waits = new Waits();
 
   start(plan: ProgressPlan): void {
     this.#startedAt = Date.now();
     this.#unit = plan.unitName;
     const width = Math.max(5, ...plan.parts.map((p) => p.name.length));
     for (const part of plan.parts) {
-      const tally = { units: part.units, done: 0, rows: 0, bytes: 0 };
+      const tally = tallyOf(part.units, part.estimatedRows);
       const label = part.name.padEnd(width);
       this.#parts.set(part.name, { label, tally, bar: this.#bars.create(part.units, 0, this.#payload(label, tally)) });
     }
-    const units = plan.parts.reduce((n, p) => n + p.units, 0);
-    const tally = { units, done: 0, rows: 0, bytes: 0 };
+    const tally = tallyOf(plan.parts.reduce((n, p) => n + p.units, 0), plan.parts.reduce((n, p) => n + (p.estimatedRows ?? 0), 0));
     const label = 'total'.padEnd(width);
-    this.#total = { label, tally, bar: this.#bars.create(units, 0, this.#payload(label, tally)) };
+    this.#total = { label, tally, bar: this.#bars.create(tally.units, 0, this.#payload(label, tally)) };
   }
 
   #payload(name: string, t: Tally): Record<string, string | number> {
-    return { name, unit: this.#unit, rows: t.rows.toLocaleString('en-US'), mb: (t.bytes / MB).toFixed(1), rate: rate(t.rows, this.#startedAt).toLocaleString('en-US'), eta: eta(t.done, this.#skipped, t.units, this.#startedAt) };
+    const waiting = t === this.#total?.tally && this.#waits.summary !== '' ? ` | ${this.#waits.summary}` : '';
+    return { name, unit: this.#unit, rows: rowsText(t), mb: (t.bytes / MB).toFixed(1), rate: rate(t.rows, this.#startedAt).toLocaleString('en-US'), eta: eta(t, this.#skipped, Date.now() - this.#startedAt), waiting };
   }
 
   #update(part: string, change: (t: Tally) => void): void {
@@ -81,7 +116,7 @@ class BarsProgress implements ProgressSink {
 
   skip(part: string, units: number): void {
     this.#skipped += units;
-    this.#update(part, (t) => { t.done += units; });
+    this.#update(part, (t) => { skipUnits(t, units); });
   }
   rows(part: string, rows: number, bytes: number): void {
     this.#update(part, (t) => { t.rows += rows; t.bytes += bytes; });
@@ -92,15 +127,36 @@ class BarsProgress implements ProgressSink {
   note(line: string): void {
     this.#bars.log(`${line}\n`);
   }
+  waiting(subject: string, line: string | undefined): void {
+    this.#waits.set(subject, line);
+    const total = this.#total;
+    if (total === undefined) {
+      if (line !== undefined) this.#bars.log(`${line}\n`); // before the bars exist (opening the backup)
+      return;
+    }
+    total.bar.update(total.tally.done, this.#payload(total.label, total.tally));
+  }
   stop(): void {
     this.#bars.stop();
   }
 }
 
+/** Units done before this run: their share of the row estimate is not to be read again. */
+function skipUnits(t: Tally, units: number): void {
+  const left = Math.max(1, t.units - t.done);
+  t.estimatedRows = Math.round((t.estimatedRows * Math.max(0, left - units)) / left);
+  t.done += units;
+}
+
+function tallyOf(units: number, estimatedRows: number | undefined): Tally {
+  return { units, done: 0, rows: 0, bytes: 0, estimatedRows: Math.max(0, Math.round(estimatedRows ?? 0)) };
+}
+
 /** Periodic plain lines when stderr is not a TTY. */
 class LineProgress implements ProgressSink {
   readonly #intervalMs: number;
-  readonly #total: Tally = { units: 0, done: 0, rows: 0, bytes: 0 };
+  #total: Tally = tallyOf(0, 0);
+  readonly #waits = new Waits();
   #title = 'progress';
   #unit = 'units';
   #skipped = 0;
@@ -114,18 +170,19 @@ class LineProgress implements ProgressSink {
     this.#title = plan.title;
     this.#unit = plan.unitName;
     this.#startedAt = Date.now();
-    this.#total.units = plan.parts.reduce((n, p) => n + p.units, 0);
+    this.#total = tallyOf(plan.parts.reduce((n, p) => n + p.units, 0), plan.parts.reduce((n, p) => n + (p.estimatedRows ?? 0), 0));
     this.#timer = setInterval(() => this.#line(), this.#intervalMs);
     this.#timer.unref();
   }
   #line(): void {
     const t = this.#total;
-    process.stderr.write(`${this.#title}: ${t.done}/${t.units} ${this.#unit}, ${t.rows.toLocaleString('en-US')} rows, ` +
-      `${(t.bytes / MB).toFixed(1)} MB, ${rate(t.rows, this.#startedAt).toLocaleString('en-US')} rows/s, ETA ${eta(t.done, this.#skipped, t.units, this.#startedAt)}\n`);
+    const waiting = this.#waits.summary === '' ? '' : `; ${this.#waits.summary}`;
+    process.stderr.write(`${this.#title}: ${t.done}/${t.units} ${this.#unit}, ${rowsText(t)} rows, ` +
+      `${(t.bytes / MB).toFixed(1)} MB, ${rate(t.rows, this.#startedAt).toLocaleString('en-US')} rows/s, ETA ${eta(t, this.#skipped, Date.now() - this.#startedAt)}${waiting}\n`);
   }
   skip(_part: string, units: number): void {
     this.#skipped += units;
-    this.#total.done += units;
+    skipUnits(this.#total, units);
   }
   rows(_part: string, rows: number, bytes: number): void {
     this.#total.rows += rows;
@@ -136,6 +193,11 @@ class LineProgress implements ProgressSink {
   }
   note(line: string): void {
     process.stderr.write(`${line}\n`);
+  }
+  /** A wait that begins gets a line at once; its end gets one too; in between the periodic line repeats it. */
+  waiting(subject: string, line: string | undefined): void {
+    if (!this.#waits.set(subject, line)) return;
+    process.stderr.write(line === undefined ? `resumed: ${subject} got through\n` : `${line}\n`);
   }
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);

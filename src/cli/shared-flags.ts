@@ -36,7 +36,21 @@ export function addRepositoryFlags(command: Command): Command {
     .option('--repo <url>', 'backup repository: s3://bucket/prefix, a directory, or file:///path [env CASSETTE_REPO, default ./cassette-repo]')
     .option('--s3-endpoint <url>', 'S3 endpoint for MinIO and other S3-compatible stores [env CASSETTE_S3_ENDPOINT]')
     .option('--s3-region <region>', 'S3 region [env AWS_REGION, default us-east-1]')
-    .option('--no-s3-path-style', 'use virtual-hosted-style S3 URLs (default: path-style when --s3-endpoint is given)');
+    .option('--no-s3-path-style', 'use virtual-hosted-style S3 URLs (default: path-style when --s3-endpoint is given)')
+    .addOption(new Option('--retry-for <duration>', 'wait out an outage of the repository or of Cassandra for this long before failing: 90s, 5m, 1h; 0 fails at the first error [env CASSETTE_RETRY_FOR]').default(undefined, '5m'));
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "90s", "5m", "1h30m", "250ms", "0"; a bare number is seconds. USAGE naming `flag` otherwise. */
+export function parseDuration(value: string, flag: string): number {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h)/g)];
+  if (text === '' || parts.map((p) => p[0]).join('') !== text) {
+    throw new CassetteError('USAGE', `${flag} must be a duration like 90s, 5m or 1h (0 to fail at the first error), not "${value}"`);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * (DURATION_UNITS[p[2] as string] ?? 0), 0);
 }
 
 /** Parses a positive integer flag, naming the flag when it is not one. */
@@ -144,7 +158,7 @@ function resolveConsistency(flags: ConnectionFlags, env: Env): string {
 }
 
 interface RepositoryFlags {
-  repo?: string; s3Endpoint?: string; s3Region?: string; s3PathStyle?: boolean;
+  repo?: string; s3Endpoint?: string; s3Region?: string; s3PathStyle?: boolean; retryFor?: string;
 }
 
 /** Repository location and S3 settings; credentials come from the AWS default chain. */
@@ -153,6 +167,8 @@ export interface RepositoryLocation {
   readonly s3Endpoint?: string;
   readonly s3Region?: string;
   readonly s3ForcePathStyle?: boolean;
+  /** --retry-for: how long an outage of the repository or of Cassandra is waited out. */
+  readonly retryForMs: number;
 }
 
 export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryLocation {
@@ -163,7 +179,15 @@ export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryL
     ...(endpoint === undefined || endpoint === '' ? {} : { s3Endpoint: endpoint }),
     s3Region: region === undefined || region === '' ? 'us-east-1' : region,
     ...(flags.s3PathStyle === false ? { s3ForcePathStyle: false } : {}),
+    retryForMs: resolveRetryFor(flags.retryFor, env),
   };
+}
+
+/** --retry-for, else CASSETTE_RETRY_FOR, else 5 minutes. */
+function resolveRetryFor(flag: string | undefined, env: Env): number {
+  if (flag !== undefined) return parseDuration(flag, '--retry-for');
+  const fromEnv = env.CASSETTE_RETRY_FOR;
+  return fromEnv === undefined || fromEnv === '' ? 5 * 60_000 : parseDuration(fromEnv, 'CASSETTE_RETRY_FOR');
 }
 
 /** commander's parsed options: flag name (camelCase) → value. */

@@ -9,7 +9,7 @@
 import { CassetteError } from '../errors.js';
 import { captureKeyspace, resolveTables, schemaFingerprint, type KeyspaceSchema } from '../cassandra/schema/capture.js';
 import { renderSchemaCql } from '../cassandra/schema/render.js';
-import { estimateTableBytes } from '../cassandra/ring/size-estimates.js';
+import { estimateTableBytes, estimateTableRows } from '../cassandra/ring/size-estimates.js';
 import { requireMurmur3 } from '../cassandra/ring/ring.js';
 import type { ReadRouter } from '../cassandra/ring/read-routes.js';
 import type { CqlSession } from '../cassandra/connection/session.js';
@@ -21,8 +21,9 @@ import { FORMAT_VERSION, type ApproximatedWritetimes, type BackupHeader, type Cl
 import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, requireNotDeleting, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
-import { forEachBounded } from '../pipeline/retry.js';
 import type { Leases } from '../pipeline/lease-holder.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
+import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
 
@@ -37,6 +38,9 @@ export interface BackupRequest {
   readonly gzipLevel: number;
   readonly maxChunkBytes: number;
   readonly consistency: string;
+  /** How long an outage of Cassandra or the repository is waited out (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
+  /** An optional cap on attempts per range, on top of retryForMs (tests). */
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
   /** More tokens at which ranges must start or end, beyond the ring's (tests pin range edges with it). */
@@ -191,7 +195,9 @@ function toRange(r: { start: string; end: string }, backupId: string): TokenRang
 }
 
 /** Runs a backup, or finishes an interrupted one; resolves with the report once manifest.json is written. */
-export async function runBackup(request: BackupRequest, deps: BackupDeps): Promise<BackupReport> {
+export async function runBackup(request: BackupRequest, given: BackupDeps): Promise<BackupReport> {
+  const retryForMs = request.retryForMs ?? DEFAULT_RETRY_FOR_MS;
+  const deps: BackupDeps = { ...given, store: withRepositoryRetries(given.store, { retryForMs, signal: given.signal, onWait: (line) => given.progress.waiting?.('repository', line) }) };
   const startedAt = deps.now();
   const header = request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
   const { backupId } = header;
@@ -218,7 +224,9 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
     }
   }
 
-  deps.progress.start({ title: `backup ${backupId}`, unitName: 'ranges', parts: header.tables.map((t) => ({ name: t.name, units: t.ranges.length })) });
+  // Rows to expect, for the ETA only (system.size_estimates; absent for a table created minutes ago).
+  const estimates = await Promise.all(header.tables.map((t) => (jobs.length === 0 ? undefined : estimateTableRows(deps.cluster.session, keyspace, t.name, deps.cluster.nodes))));
+  deps.progress.start({ title: `backup ${backupId}`, unitName: 'ranges', parts: header.tables.map((t, i) => ({ name: t.name, units: t.ranges.length, ...(estimates[i] === undefined ? {} : { estimatedRows: estimates[i] }) })) });
   for (const table of header.tables) {
     const skipped = existing !== undefined ? table.ranges.length : (markers.get(table.name)?.size ?? 0);
     if (skipped > 0) deps.progress.skip(table.name, skipped);
@@ -240,7 +248,8 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
         consistency: deps.cluster.consistency,
         gzipLevel: request.gzipLevel,
         maxChunkBytes: request.maxChunkBytes,
-        attempts: request.attempts ?? 5,
+        retryForMs,
+        ...(request.attempts === undefined ? {} : { attempts: request.attempts }),
         retryBaseDelayMs: request.retryBaseDelayMs ?? 1000,
       }, {
         session: deps.cluster.session,
@@ -252,6 +261,7 @@ export async function runBackup(request: BackupRequest, deps: BackupDeps): Promi
           deps.progress.rows(job.table, rows, bytes);
         },
         onRetry: (line) => deps.progress.note(line),
+        onWait: (subject, line) => deps.progress.waiting?.(subject, line),
         onRead: (node) => rangesByNode.set(node, (rangesByNode.get(node) ?? 0) + 1),
       });
       markers.get(job.table)?.set(job.index, marker);

@@ -7,7 +7,12 @@ export interface ProgressPlan {
   /** What a unit of work is called in progress lines: "ranges", "chunks". */
   readonly unitName: string;
   /** Units of work per part (token ranges per table, chunks per table …). */
-  readonly parts: readonly { readonly name: string; readonly units: number }[];
+  /**
+   * Units of work per part (token ranges per table, chunks per table …), and optionally an
+   * estimate of its rows (a backup's, from `system.size_estimates`): shown as an estimate, used
+   * for the ETA while the rows done stay below it; it may be low, high or absent.
+   */
+  readonly parts: readonly { readonly name: string; readonly units: number; readonly estimatedRows?: number }[];
 }
 
 export interface ProgressSink {
@@ -19,6 +24,13 @@ export interface ProgressSink {
   unitDone(part: string): void;
   /** A notable event (a retry, a warning) worth a line of its own. */
   note(line: string): void;
+  /**
+   * Work is waiting out an outage: `line` says what for and how long it will keep trying ("waiting
+   * for the repository s3://…: connection refused (retrying for up to 4m32s more)"); `undefined`
+   * clears it once the work got through. `subject` tells concurrent waits apart (a range, the
+   * repository). Optional: a sink without it shows nothing of waits.
+   */
+  waiting?(subject: string, line: string | undefined): void;
   stop(): void;
 }
 

@@ -9,6 +9,8 @@
  * chunks have one; manifest.json last. `--resume <new-id>` redoes only chunks without a marker.
  * A dry run writes nothing: it opens every value and reports.
  */
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema/model.js';
 import type { RotationConfig } from '../config/rotation-types.js';
 import type { ColumnCipher } from '../crypto/cipher.js';
@@ -27,8 +29,9 @@ import { DigestCounter } from '../pipeline/export/chunk-writer.js';
 import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
 import { QUARANTINE_SAMPLE } from '../pipeline/transform/transform-chunk.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
-import { forEachBounded } from '../pipeline/retry.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../pipeline/retry.js';
+import { withRepositoryRetries } from '../pipeline/retrying-store.js';
+import { BlobExistsError, isRepositoryOutage, type BlobStore } from '../storage/blob-store.js';
 import { buildManifest } from './backup.js';
 import type { ProgressSink } from './progress.js';
 import type { Leases } from '../pipeline/lease-holder.js';
@@ -39,6 +42,8 @@ export interface RekeyRequest {
   readonly backupId?: string;
   /** The id of an interrupted rekey's new backup, to finish it. */
   readonly resume?: string;
+  /** How long a repository outage is waited out (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
   readonly config: RotationConfig;
   readonly dryRun: boolean;
   /** Quarantined values tolerated before the run counts as failed (exit 7). */
@@ -109,12 +114,23 @@ function describe(config: RotationConfig, cipher: ColumnCipher, tables: readonly
   };
 }
 
-/** Copies a chunk of a table that is not rotated, checking size and SHA-256 on the way. */
+/**
+ * Copies a chunk of a table that is not rotated, checking size and SHA-256 on the way. A copy an
+ * earlier attempt already stored (its answer lost in an outage) is checked instead.
+ */
 async function copyChunk(store: BlobStore, from: string, to: string, entry: ChunkEntry, signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
   const what = `chunk ${entry.key} of backup ${from}`;
   const digest = new DigestCounter();
-  await store.put(chunkKey(to, entry.key), (await openChunk(store, chunkKey(from, entry.key), what)).pipe(digest), { ifAbsent: true });
+  try {
+    await store.put(chunkKey(to, entry.key), (await openChunk(store, chunkKey(from, entry.key), what)).pipe(digest), { ifAbsent: true });
+  } catch (err) {
+    if (!(err instanceof BlobExistsError)) throw err;
+    const stored = new DigestCounter();
+    await pipeline(await openChunk(store, chunkKey(to, entry.key), `chunk ${entry.key} of backup ${to}`), stored, new Writable({ write: (_c, _e, done) => done() }));
+    checkDigest(entry, stored.bytes, stored.digest(), `chunk ${entry.key} of backup ${to}`);
+    return;
+  }
   try {
     checkDigest(entry, digest.bytes, digest.digest(), what);
   } catch (err) {
@@ -133,7 +149,9 @@ async function readChunkDone(store: BlobStore, backupId: string): Promise<Map<st
 }
 
 /** Re-encrypts a backup into a new one (or, dry, just opens every value); resolves with the report. */
-export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<RekeyReport> {
+export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise<RekeyReport> {
+  const retryForMs = request.retryForMs ?? DEFAULT_RETRY_FOR_MS;
+  const deps: RekeyDeps = { ...given, store: withRepositoryRetries(given.store, { retryForMs, signal: given.signal, onWait: (line) => given.progress.waiting?.('repository', line) }) };
   const startedAt = deps.now();
   const { store, cipher } = deps;
   let sourceId = request.backupId;
@@ -248,19 +266,29 @@ export async function runRekey(request: RekeyRequest, deps: RekeyDeps): Promise<
   try {
     for (const { table, range } of emptyRanges) await finishRange(table, range);
     await forEachBounded(items, deps.transformer.concurrency, async (item) => {
+      // A chunk is the unit of retry: a stream cannot be rewound, so an outage mid-chunk copies or
+      // transforms it again (a transform under a new attempt id).
+      const subject = `chunk ${item.chunk} of range ${item.range.index} of ${item.table}`;
+      const retrying = <T>(work: () => Promise<T>): Promise<T> => withRetries(work, {
+        retryForMs, baseDelayMs: 1000, maxDelayMs: MAX_RETRY_DELAY_MS, signal: deps.signal, isRetryable: isRepositoryOutage,
+        onRetry: ({ error, delayMs, remainingMs }) => deps.progress.waiting?.(subject, `waiting for the repository ${store.description} (${subject}): ${error instanceof Error ? error.message : String(error)} (retrying for up to ${formatDuration(remainingMs + delayMs)} more)`),
+        onRecovered: () => deps.progress.waiting?.(subject, undefined),
+      });
       if (!item.rotate) {
-        await copyChunk(store, sourceId, targetId as string, item.entry, deps.signal);
+        await retrying(() => copyChunk(store, sourceId, targetId as string, item.entry, deps.signal));
       } else {
         const plan = plans.get(item.table);
         if (plan === undefined) throw new Error(`internal: no plan for ${item.table}`);
-        const attempt = newAttemptId();
-        const result = await deps.transformer.run({
-          sourceKey: chunkKey(sourceId, item.entry.key), source: item.entry,
-          target: targetId === undefined ? undefined : {
-            folder: backupFolder(targetId), quarantineKey: quarantineKey(targetId, item.table, item.range.index, item.chunk, attempt),
-          },
-          table: item.table, range: item.range.index, chunk: item.chunk, plan, attempt, gzipLevel: source.options.gzipLevel, changedOnly: false,
-        }, deps.signal);
+        const result = await retrying(() => {
+          const attempt = newAttemptId();
+          return deps.transformer.run({
+            sourceKey: chunkKey(sourceId, item.entry.key), source: item.entry,
+            target: targetId === undefined ? undefined : {
+              folder: backupFolder(targetId), quarantineKey: quarantineKey(targetId, item.table, item.range.index, item.chunk, attempt),
+            },
+            table: item.table, range: item.range.index, chunk: item.chunk, plan, attempt, gzipLevel: source.options.gzipLevel, changedOnly: false,
+          }, deps.signal);
+        });
         runTotals = addTotals(runTotals, totalsOf(result));
         for (const q of result.quarantineSample) if (quarantineSample.length < QUARANTINE_SAMPLE) quarantineSample.push(q);
         if (targetId !== undefined && result.entry !== undefined) {

@@ -32,8 +32,9 @@ import { requireIntactBackup } from '../pipeline/check/backup-structure.js';
 import { openCounterChunks, requireEmptyCounterTables } from '../pipeline/load/counter-chunks.js';
 import { loadChunk, type RejectedRow } from '../pipeline/load/load-chunk.js';
 import { RequestGate } from '../pipeline/load/request-gate.js';
-import { forEachBounded } from '../pipeline/retry.js';
 import type { Leases } from '../pipeline/lease-holder.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
+import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
 
@@ -57,6 +58,8 @@ export interface RestoreRequest {
   /** Chunks loaded at once. */
   readonly parallel: number;
   readonly verify: boolean;
+  /** How long an outage of Cassandra or the repository is waited out (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
 }
@@ -188,7 +191,9 @@ function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): {
 /** Runs a restore, or finishes an interrupted one. */
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
-  const { store, cluster } = deps;
+  const { cluster } = deps;
+  const retryForMs = request.retryForMs ?? DEFAULT_RETRY_FOR_MS; // chunks are read through a store that resumes a broken read (retrying-store.ts)
+  const store = withRepositoryRetries(deps.store, { retryForMs, signal: deps.signal, onWait: (line) => deps.progress.waiting?.('repository', line) });
   await deps.leases?.hold({ kind: 'backup', id: request.backupId }, 'read');
   // Refuses a missing chunk, a wrong size, a missing or disagreeing marker, or an edited manifest before any write.
   const manifest = await requireIntactBackup(store, request.backupId, deps.signal);
@@ -285,7 +290,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       const chunk = await counters.begin(job, readChunkRows(store, key, job.entry, what));
       const loaded = await loadChunk(chunk.rows, writer, pkCount, {
         batchBytes: request.batchBytes,
-        attempts: request.attempts ?? 5,
+        retryForMs, ...(request.attempts === undefined ? {} : { attempts: request.attempts }),
         retryBaseDelayMs: request.retryBaseDelayMs ?? 500,
         consistency: cluster.consistency,
         serialConsistency,
@@ -294,6 +299,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
         gate,
         signal: deps.signal,
         now: deps.now,
+        onWait: (line) => deps.progress.waiting?.('cassandra', line),
         onRows: (n) => {
           rowsThisRun += n;
           deps.progress.rows(job.table, n, job.entry.rows === 0 ? 0 : Math.round((job.entry.rawBytes * n) / job.entry.rows));

@@ -230,6 +230,8 @@ export function drillHeaderKey(backupId: string, drillId: string): string {
 /** report.json: the drill's evidence report, written last, pass or fail. */
 export function drillReportKey(backupId: string, drillId: string): string {
   return `${drillsFolder(backupId)}${drillId}/report.json`;
+}
+
 /**
  * The tombstone of a backup `cassette prune` is deleting (format.md §11): written before its
  * first object is removed, deleted after its last. A backup with one is `deleting`.

@@ -110,6 +110,25 @@ export class BlobExistsError extends Error {
   }
 }
 
+/**
+ * A REPOSITORY_UNAVAILABLE failure that may go away by itself — the endpoint refused or dropped
+ * the connection, timed out, answered HTTP 5xx or asked us to slow down — as opposed to one that
+ * will fail the same way again (access denied, no such bucket, a full disk). Callers retry these
+ * within `--retry-for` (pipeline/retrying-store.ts).
+ */
+export class RepositoryOutageError extends CassetteError {
+  readonly transient = true;
+
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('REPOSITORY_UNAVAILABLE', message, options);
+  }
+}
+
+/** True for a {@link RepositoryOutageError} (or one rebuilt from a worker thread's outcome). */
+export function isRepositoryOutage(err: unknown): boolean {
+  return err instanceof CassetteError && err.code === 'REPOSITORY_UNAVAILABLE' && (err as { transient?: unknown }).transient === true;
+}
+
 /** Why `key` breaks the key rules, or undefined if it is valid. */
 function keyProblem(key: string): string | undefined {
   if (key === '') return 'it is empty';

@@ -169,8 +169,13 @@ export class FsStore implements BlobStore {
     if (err instanceof CassetteError || err instanceof BlobExistsError || err instanceof BlobNotFoundError) return err;
     const code = errorCode(err);
     const problem = code !== undefined ? `${PROBLEMS[code] ?? firstLine(err)} (${code})` : firstLine(err);
+    // A full disk is not waited out (it rarely frees itself): it fails at once, and the finished
+    // work is kept for a resume once there is room.
+    const full = code === 'ENOSPC' || code === 'EDQUOT';
     return new CassetteError('REPOSITORY_UNAVAILABLE', `cannot ${action} in repository ${this.description}: ${problem}`, {
-      hint: `check that ${this.description} is a directory on a healthy filesystem that this user can read and write`,
+      hint: full
+        ? `free space on the filesystem that holds ${this.description} (or move the repository to a larger one)`
+        : `check that ${this.description} is a directory on a healthy filesystem that this user can read and write`,
       cause: err,
     });
   }

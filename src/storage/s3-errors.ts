@@ -3,6 +3,7 @@
  * are structural (name, HTTP status, errno code) so they hold for every SDK error class.
  */
 import { CassetteError } from '../errors.js';
+import { RepositoryOutageError } from './blob-store.js';
 
 /** The repository an S3 error happened in, for the message. */
 export interface S3ErrorContext {
@@ -56,6 +57,9 @@ const NETWORK_CODES: Readonly<Record<string, string>> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'untrusted TLS certificate',
 };
 
+/** Network failures that a restart or a blip explains (not TLS or DNS misconfiguration). */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
 const ACCESS_DENIED = new Set([
   'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AllAccessDisabled',
 ]);
@@ -89,6 +93,9 @@ export function repositoryError(err: unknown, context: S3ErrorContext, action: s
     new CassetteError('REPOSITORY_UNAVAILABLE', `cannot ${action} in repository ${context.description}: ${problem}`, {
       hint, cause: err,
     });
+  // Failures that may end by themselves (a restart, a network blip, throttling): retried within --retry-for.
+  const outage = (problem: string, hint: string): CassetteError =>
+    new RepositoryOutageError(`cannot ${action} in repository ${context.description}: ${problem}`, { hint, cause: err });
 
   if (name === 'NoSuchBucket') return noSuchBucket(context, action, err);
   if (ACCESS_DENIED.has(name) || status === 403) {
@@ -103,15 +110,18 @@ export function repositoryError(err: unknown, context: S3ErrorContext, action: s
     return fail('no AWS region is set', 'set AWS_REGION in the environment, or pass --s3-region');
   }
   if (typeof code === 'string' && code in NETWORK_CODES) {
-    return fail(`cannot reach ${endpoint}: ${NETWORK_CODES[code]} (${code})`,
+    return (TRANSIENT_CODES.has(code) ? outage : fail)(`cannot reach ${endpoint}: ${NETWORK_CODES[code]} (${code})`,
       'check the S3 endpoint URL and that the service is up and reachable from this machine');
   }
   if (name === 'TimeoutError' || name === 'RequestTimeout') {
-    return fail(`${endpoint} did not answer in time (${name})`,
+    return outage(`${endpoint} did not answer in time (${name})`,
       'check the S3 endpoint URL and the network; try again later');
   }
+  if (status === 429 || name === 'SlowDown' || name === 'Throttling' || name === 'ThrottlingException') {
+    return outage(`the S3 service asks to slow down (${name === '' ? 'HTTP 429' : name})`, 'try again later, or lower --parallel');
+  }
   if (status !== undefined && status >= 500) {
-    return fail(`the S3 service failed (${name === '' ? 'error' : name}, HTTP ${status})`, 'try again later');
+    return outage(`the S3 service failed (${name === '' ? 'error' : name}, HTTP ${status})`, 'try again later');
   }
   const detail = status === undefined ? '' : `, HTTP ${status}`;
   return fail(`${name === '' ? 'error' : name}${detail}: ${firstLine(message ?? err)}`,

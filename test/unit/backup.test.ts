@@ -231,11 +231,11 @@ describe('runBackup over a fake cluster and an in-memory repository', () => {
     expect(err.hint).toBe(`check the cluster's health (nodetool status); then resume with: ${resumeHint(id)}`);
   });
 
-  it('keeps the code of a repository outage mid-run and adds the resume command to its hint', async () => {
+  it('keeps the code of a repository outage that outlasts --retry-for and adds the resume command to its hint', async () => {
     const { store, deps } = setup();
     store.failPutWhen((key) => key.includes('/ranges/'), { times: Infinity });
-    const err = await failure(runBackup({ ...REQUEST, attempts: 1 }, deps));
+    const err = await failure(runBackup({ ...REQUEST, retryForMs: 0 }, deps));
     expect(err.code).toBe('REPOSITORY_UNAVAILABLE');
-    expect(err.hint).toBe(`injected by FaultyStore; then resume with: ${resumeHint(backupIdIn(store))}`);
+    expect(err.hint).toBe(`injected by FaultyStore; a longer --retry-for waits out longer outages; then resume with: ${resumeHint(backupIdIn(store))}`);
   });
 });

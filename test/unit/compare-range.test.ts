@@ -25,7 +25,7 @@ const rowsWith = (changed?: number): TokenedRow[] =>
 
 /** A stand-in for the real table reader: one text cell with a fixed writetime. */
 const reader: TableReader = { cql: CQL, encodeRow: (r) => JSON.stringify({ k: [r.get('id')], c: { v: { v: r.get('v'), t: 1 } } }) };
-const settings: CompareSettings = { fetchSize: 3, consistency: 6, attempts: 3, retryBaseDelayMs: 1, maxKeys: 10, maxDrillRows: 100 };
+const settings: CompareSettings = { fetchSize: 3, consistency: 6, retryForMs: 60_000, attempts: 3, retryBaseDelayMs: 1, maxKeys: 10, maxDrillRows: 100 };
 
 async function backedUp(store: MemoryStore): Promise<RangeMarker> {
   return exportRange({ folder: backupFolder(BACKUP_ID), table: 't', index: 0, range, reader }, { fetchSize: 3, consistency: 6, gzipLevel: 1, maxChunkBytes: 40, attempts: 1, retryBaseDelayMs: 1 }, {

@@ -167,7 +167,7 @@ describe('withRetries', () => {
       seen.push(attempt);
       if (attempt < 3) throw new Error(`fail ${attempt}`);
       return 'ok';
-    }, { attempts: 5, baseDelayMs: 0, maxDelayMs: 0, isRetryable: retryable });
+    }, { retryForMs: 60_000, attempts: 5, baseDelayMs: 0, maxDelayMs: 0, isRetryable: retryable });
     expect(result).toBe('ok');
     expect(seen).toEqual([1, 2, 3]);
   });
@@ -177,7 +177,7 @@ describe('withRetries', () => {
     const work = vi.fn(async () => {
       throw fatal;
     });
-    await expect(withRetries(work, { attempts: 5, baseDelayMs: 0, maxDelayMs: 0, isRetryable: (e) => e !== fatal })).rejects.toBe(fatal);
+    await expect(withRetries(work, { retryForMs: 60_000, attempts: 5, baseDelayMs: 0, maxDelayMs: 0, isRetryable: (e) => e !== fatal })).rejects.toBe(fatal);
     expect(work).toHaveBeenCalledTimes(1);
   });
 
@@ -189,7 +189,7 @@ describe('withRetries', () => {
     const delays: [number, number][] = [];
     await expect(withRetries(async (attempt) => {
       throw new Error(`fail ${attempt}`);
-    }, { attempts: 6, baseDelayMs: 1, maxDelayMs: 8, isRetryable: retryable, onRetry: (_e, n, ms) => delays.push([n, ms]) })).rejects.toThrow('fail 6');
+    }, { retryForMs: 60_000, attempts: 6, baseDelayMs: 1, maxDelayMs: 8, isRetryable: retryable, onRetry: ({ attempt, delayMs }) => delays.push([attempt, delayMs]) })).rejects.toThrow('fail 6');
     const ceilings = [1, 2, 4, 8, 8];
     expect(delays.map(([n]) => n)).toEqual([1, 2, 3, 4, 5]);
     delays.forEach(([, ms], i) => {
@@ -206,7 +206,7 @@ describe('withRetries', () => {
       controller.abort();
       throw new Error('failed while stopping');
     });
-    await expect(withRetries(work, { attempts: 5, baseDelayMs: 0, maxDelayMs: 0, isRetryable: retryable, signal: controller.signal })).rejects.toThrow('failed while stopping');
+    await expect(withRetries(work, { retryForMs: 60_000, attempts: 5, baseDelayMs: 0, maxDelayMs: 0, isRetryable: retryable, signal: controller.signal })).rejects.toThrow('failed while stopping');
     expect(work).toHaveBeenCalledTimes(1);
   });
 });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CASSANDRA_VERSION, DATACENTER, cassandraLibDirFor } from './config.mjs';
-import { ServiceError, isAlive, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
+import { ServiceError, isAlive, killAndWait, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // From conf/jvm17-server.options of Cassandra 5.0 (JPMS section).
@@ -319,6 +319,23 @@ export async function startCluster(nodes, java, onLaunch = () => {}) {
     }
   }
   return toStart.map((n) => n.name);
+}
+
+/**
+ * Restarts a single-node profile on its data: SIGTERM (Cassandra drains — flushes every table,
+ * the system ones included — before it exits), an optional `downMs` pause, then the same launch as
+ * `up`; resolves once CQL answers again. Returns false if the profile was not running.
+ */
+export async function restartCassandra(profile, java, downMs = 0) {
+  const pid = runningPid(profile.name);
+  if (pid === undefined) return false;
+  await killAndWait(pid, 120_000);
+  rmSync(join(serviceDir(profile.name), 'pid'), { force: true });
+  process.stderr.write(`services: ${profile.name} stopped (pid ${pid}); its data is kept\n`);
+  if (downMs > 0) await sleep(downMs);
+  await requireFree(profile);
+  await awaitCassandra(profile, launchCassandra(profile, java));
+  return true;
 }
 
 /** SIGKILLs (or, with `graceful`, SIGTERMs) one node, keeping its data for start-node. */

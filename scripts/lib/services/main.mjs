@@ -2,8 +2,8 @@
 // Usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json] | down [service…] | status [--json] | env
 //        | stop-node N [--graceful] | start-node N
 import { CASSANDRA_PROFILES, CLUSTER_NODES, MINIO, runDir } from './config.mjs';
-import { cassandraSettings, clusterSettings, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
-import { minioSettings, startMinio } from './minio.mjs';
+import { cassandraSettings, clusterSettings, restartCassandra, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
+import { minioSettings, restartMinio, startMinio } from './minio.mjs';
 import { ServiceError, portAnswers, runningPid, stopService } from './process.mjs';
 import { findJava17, provisionCassandra, provisionMinio, requireOpenssl } from './provision.mjs';
 
@@ -20,6 +20,7 @@ const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--v
        scripts/services down [minio|cassandra|secure|second|c41|cluster …]   stop and delete data (all by default)
        scripts/services stop-node N [--graceful]   SIGKILL (or SIGTERM) node N (1-${CLUSTER_NODES.length}) of the cluster, keeping its data
        scripts/services start-node N               restart node N on its data; waits until it sees the other nodes
+       scripts/services restart minio|cassandra|second [--down S]   stop and start again keeping the data (and credentials), S seconds down; waits until ready
        scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
        scripts/services env                        export lines for what is running`;
 
@@ -122,6 +123,19 @@ async function startClusterNode(text) {
   if (!started) process.stderr.write(`services: ${node.name} already runs\n`);
 }
 
+/** Restarts one service on its data; `downSeconds` it stays down. */
+async function restart(name, downSeconds) {
+  const downMs = Math.round(Number(downSeconds ?? 0) * 1000);
+  if (!Number.isFinite(downMs) || downMs < 0) throw new ServiceError(`--down takes seconds, not "${downSeconds}"`);
+  let restarted;
+  if (name === 'minio') restarted = await restartMinio(downMs);
+  else if (name === 'cassandra' || name === 'main') restarted = await restartCassandra(CASSANDRA_PROFILES.main, findJava17(), downMs);
+  else if (name === 'second') restarted = await restartCassandra(CASSANDRA_PROFILES.second, findJava17(), downMs);
+  else throw new ServiceError(`cannot restart "${name}": restart takes minio, cassandra or second (the secure node's certificates and role are made at start-up; use down and up)`);
+  if (!restarted) throw new ServiceError(`${name} is not running (in ${runDir}); start it with \`scripts/services up\``);
+  process.stderr.write(`services: ${name} restarted on its data\n`);
+}
+
 async function status(flags) {
   const rows = [];
   const endpoints = {
@@ -148,21 +162,25 @@ async function status(flags) {
 
 async function run(argv) {
   const [command, ...args] = argv;
-  // `--version V` takes a value; every other flag is a switch.
-  const at = args.indexOf('--version');
-  const version = at === -1 ? undefined : args[at + 1];
-  const rest = at === -1 ? args : [...args.slice(0, at), ...args.slice(at + 2)];
+  // `--version V` and `--down S` take a value; every other flag is a switch.
+  const downAt = args.indexOf('--down');
+  const downSeconds = downAt === -1 ? undefined : args[downAt + 1];
+  const withoutDown = downAt === -1 ? args : [...args.slice(0, downAt), ...args.slice(downAt + 2)];
+  const at = withoutDown.indexOf('--version');
+  const version = at === -1 ? undefined : withoutDown[at + 1];
+  const rest = at === -1 ? withoutDown : [...withoutDown.slice(0, at), ...withoutDown.slice(at + 2)];
   const flags = new Set(rest.filter((a) => a.startsWith('--')));
   if (at !== -1) flags.add('--version');
+  if (downAt !== -1) flags.add('--down');
   const names = rest.filter((a) => !a.startsWith('--'));
-  const known = { up: ['--secure', '--second', '--cluster', '--version', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [] };
+  const known = { up: ['--secure', '--second', '--cluster', '--version', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [], restart: ['--down'] };
   if (at !== -1 && !(version in VERSION_PROFILES)) {
     process.stderr.write(`services: --version takes one of ${Object.keys(VERSION_PROFILES).join(', ')} (5.0 always runs)\n${USAGE}\n`);
     return 2;
   }
-  const takesNames = { down: true, 'stop-node': true, 'start-node': true };
+  const takesNames = { down: true, 'stop-node': true, 'start-node': true, restart: true };
   if (!command || !(command in known) || [...flags].some((f) => !known[command].includes(f)) || (!takesNames[command] && names.length > 0)
-    || (command.endsWith('-node') && names.length !== 1)) {
+    || ((command.endsWith('-node') || command === 'restart') && names.length !== 1)) {
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
   }
@@ -173,6 +191,7 @@ async function run(argv) {
     case 'env': printSettings(await runningSettings(), [], false); return 0;
     case 'stop-node': await stopClusterNode(names[0], flags); return 0;
     case 'start-node': await startClusterNode(names[0]); return 0;
+    case 'restart': await restart(names[0], downSeconds); return 0;
   }
   return 2;
 }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MINIO, minioBinary } from './config.mjs';
-import { ServiceError, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ServiceError, killAndWait, portAnswers, requirePortsFree, runningPid, serviceDir, startDetached, waitFor } from './process.mjs';
 
 function credentialsPath() {
   return join(serviceDir(MINIO.name), 'credentials.json');
@@ -40,13 +41,20 @@ async function createBucket(creds) {
   }
 }
 
-/** Starts MinIO unless it already runs. Returns whether this call started it. */
+/**
+ * Starts MinIO unless it already runs. Returns whether this call started it. A data directory left
+ * by `restart` (or a stopped MinIO) is started as it is, with the credentials it was created with:
+ * new root credentials would lock the old data out (MinIO refuses a drive formatted for another
+ * root user), which is why a MinIO started again used to come back empty.
+ */
 export async function startMinio() {
   if (runningPid(MINIO.name) !== undefined && existsSync(credentialsPath()) && (await portAnswers(MINIO.api))) return false;
   await requirePortsFree(MINIO.name, { 'S3 API': MINIO.api, console: MINIO.console });
   const dir = serviceDir(MINIO.name);
   mkdirSync(join(dir, 'data'), { recursive: true });
-  const creds = { accessKeyId: `cassette${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(24).toString('base64url') };
+  const creds = existsSync(credentialsPath())
+    ? JSON.parse(readFileSync(credentialsPath(), 'utf8'))
+    : { accessKeyId: `cassette${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(24).toString('base64url') };
   writeFileSync(credentialsPath(), JSON.stringify(creds), { mode: 0o600 });
   const { pid, logPath } = startDetached(MINIO.name, minioBinary,
     ['server', '--quiet', '--address', `127.0.0.1:${MINIO.api}`, '--console-address', `127.0.0.1:${MINIO.console}`, join(dir, 'data')],
@@ -61,5 +69,19 @@ export async function startMinio() {
     return true;
   });
   process.stderr.write(`services: minio ready (bucket ${MINIO.bucket})\n`);
+  return true;
+}
+
+/**
+ * Stops MinIO (SIGTERM, keeping its data directory and credentials), waits `downMs`, and starts it
+ * again on the same data; resolves once the bucket answers. Returns false if MinIO was not running.
+ */
+export async function restartMinio(downMs = 0) {
+  const pid = runningPid(MINIO.name);
+  if (pid === undefined) return false;
+  await killAndWait(pid);
+  process.stderr.write(`services: minio stopped (pid ${pid}); its data is kept\n`);
+  if (downMs > 0) await sleep(downMs);
+  await startMinio();
   return true;
 }

@@ -55,6 +55,21 @@ export function isAlive(pid) {
   }
 }
 
+/** SIGTERM to the process group, then SIGKILL after `graceMs`; resolves once the process is gone. Keeps every file. */
+export async function killAndWait(pid, graceMs = 60_000) {
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+  }
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(200);
+  if (isAlive(pid)) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    while (isAlive(pid)) await sleep(100);
+  }
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; removes the service's run directory (data is throwaway). */
 export async function stopService(name, graceMs = 30_000) {
   const pid = runningPid(name);

@@ -199,7 +199,14 @@ export async function connect(options: ConnectionOptions): Promise<Connection> {
   let client: cassandra.Client | undefined;
   try {
     dc ??= await discoverDc(options);
-    client = new cassandra.Client({ ...base, localDataCenter: dc });
+    client = new cassandra.Client({
+      ...base,
+      localDataCenter: dc,
+      // A node that went down (a restart, the only node of a test cluster) is tried again every
+      // 0.5 s doubling to at most 10 s — the driver's default doubles to 10 minutes, so a job
+      // waiting out a 1-minute restart could wait minutes more for the driver to look again.
+      policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 10_000, false) },
+    });
     await client.connect();
   } catch (err) {
     await client?.shutdown().catch(() => undefined);
@@ -215,6 +222,23 @@ export async function connect(options: ConnectionOptions): Promise<Connection> {
     serialConsistency: serialConsistencyCode(serial),
     levels: { consistency: options.consistency.toUpperCase(), serialConsistency: serial },
     dc,
-    close: () => connected.shutdown(),
+    close: () => shutdownWithin(connected, SHUTDOWN_WAIT_MS),
   };
+}
+
+/** How long closing a connection may take before the command goes on without it. */
+const SHUTDOWN_WAIT_MS = 10_000;
+
+/**
+ * Shuts the client down, waiting at most `ms`: after a node restarted under it, the driver can
+ * leave a connection pool "closing" with a request that never drains, and `shutdown()` then never
+ * resolves (seen in test/integration/outages.test.ts) — a finished command must not hang on it.
+ */
+async function shutdownWithin(client: cassandra.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.shutdown().catch(() => undefined),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]);
+  clearTimeout(timer);
 }

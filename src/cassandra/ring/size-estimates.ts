@@ -22,3 +22,23 @@ export async function estimateTableBytes(session: CqlSession, keyspace: string, 
   }
   return result.rows.length === 0 || bytes <= 0 ? undefined : bytes * Math.max(1, nodes);
 }
+
+/**
+ * Estimated rows of `keyspace.table` for a progress display: the contact node's partition count
+ * scaled by the node count, as {@link estimateTableBytes} does. A partition holds one row unless
+ * the table has clustering columns, so for those it is a lower bound. Undefined when the node has
+ * no estimate yet (a table created minutes ago) or the query fails: it is never worth failing for.
+ */
+export async function estimateTableRows(session: CqlSession, keyspace: string, table: string, nodes: number): Promise<number | undefined> {
+  try {
+    const result = await session.execute(
+      'SELECT partitions_count FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?',
+      [keyspace, table],
+      SYSTEM_READ,
+    );
+    const partitions = result.rows.reduce((n, row) => n + Number(row.get('partitions_count') ?? 0), 0);
+    return partitions > 0 ? partitions * Math.max(1, nodes) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -64,7 +64,8 @@ export function registerBackup(program: Command, context: ProgramContext): void 
   command.action(async (flags: Record<string, string | boolean | undefined>) => {
     const str = (name: string): string | undefined => stringFlag(flags, name);
     const connection = resolveConnection(flags, context.env);
-    const store = openRepository(resolveRepository(flags, context.env));
+    const location = resolveRepository(flags, context.env);
+    const store = openRepository(location);
     const tables = listFlag(flags, 'tables');
     const request = {
       ...(str('keyspace') === undefined ? {} : { keyspace: str('keyspace') as string }),
@@ -76,6 +77,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
       gzipLevel: positiveInt(str('gzipLevel'), '--gzip-level', 1, { min: 1, max: 9 }),
       maxChunkBytes: parseByteSize(str('maxChunkBytes') ?? '8MiB', '--max-chunk-bytes'),
       consistency: connection.consistency,
+      retryForMs: location.retryForMs,
     };
     if (request.keyspace === undefined && request.resume === undefined) {
       throw new CassetteError('USAGE', 'backup needs --keyspace <name> (or --resume <backup-id>)');

@@ -35,13 +35,14 @@ function addCompareFlags(command: Command): Command {
     .option('--json', 'print one JSON report on stdout at the end');
 }
 
-function compareOptions(flags: ParsedFlags): { parallel: number; fetchSize: number; maxKeys: number; maxDrillRows: number } {
+function compareOptions(flags: ParsedFlags, retryForMs: number): { parallel: number; fetchSize: number; maxKeys: number; maxDrillRows: number; retryForMs: number } {
   const str = (name: string): string | undefined => stringFlag(flags, name);
   return {
     parallel: positiveInt(str('parallel'), '--parallel', 4, { max: 256 }),
     fetchSize: positiveInt(str('fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
     maxKeys: positiveInt(str('maxKeys'), '--max-keys', 100, { min: 0, max: 10_000 }),
     maxDrillRows: positiveInt(str('maxDrillRows'), '--max-drill-rows', 500_000, { max: 100_000_000 }),
+    retryForMs,
   };
 }
 
@@ -56,13 +57,14 @@ export function registerDiff(program: Command, context: ProgramContext): void {
   addRepositoryFlags(command);
   command.action(async (backupId: string, flags: ParsedFlags) => {
     const connection = resolveConnection(flags, context.env);
-    const store = openRepository(resolveRepository(flags, context.env));
+    const location = resolveRepository(flags, context.env);
+    const store = openRepository(location);
     const tables = listFlag(flags, 'tables');
     const keyspace = stringFlag(flags, 'keyspace');
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {
       const report = await runDiff({
-        backupId, ...compareOptions(flags), ...(tables === undefined ? {} : { tables }), ...(keyspace === undefined ? {} : { keyspace }),
+        backupId, ...compareOptions(flags, location.retryForMs), ...(tables === undefined ? {} : { tables }), ...(keyspace === undefined ? {} : { keyspace }),
       }, { store, cluster, progress: json ? silentProgress : progressForStderr(), signal: context.signal, now: Date.now });
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatDiffReport(report));
       if (!report.identical) {
@@ -93,12 +95,13 @@ export function registerDrill(program: Command, context: ProgramContext): void {
   command.action(async (backupId: string, flags: ParsedFlags) => {
     const str = (name: string): string | undefined => stringFlag(flags, name);
     const connection = resolveConnection(flags, context.env);
-    const store = openRepository(resolveRepository(flags, context.env));
+    const location = resolveRepository(flags, context.env);
+    const store = openRepository(location);
     const tables = listFlag(flags, 'tables');
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {
       const outcome = await runDrill({
-        backupId, ...compareOptions(flags), ...(tables === undefined ? {} : { tables }),
+        backupId, ...compareOptions(flags, location.retryForMs), ...(tables === undefined ? {} : { tables }),
         ...(str('scratchKeyspace') === undefined ? {} : { scratchKeyspace: str('scratchKeyspace') as string }),
         keep: flags.keep === true,
         ...(str('replication') === undefined ? {} : { replication: parseReplication(str('replication') as string) }),

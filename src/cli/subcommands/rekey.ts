@@ -63,6 +63,7 @@ export function registerRekey(program: Command, context: ProgramContext): void {
         config,
         dryRun: flags.dryRun === true,
         allowFailures: positiveInt(stringFlag(flags, 'allowFailures'), '--allow-failures', 0, { min: 0 }),
+        retryForMs: location.retryForMs,
       }, {
         store, cipher, transformer,
         progress: json ? silentProgress : progressForStderr(),

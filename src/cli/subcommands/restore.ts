@@ -113,7 +113,8 @@ export function registerRestore(program: Command, context: ProgramContext): void
       throw new CassetteError('USAGE', `--schema must be create, skip or require-existing, not "${schemaMode}"`);
     }
     const connection = resolveConnection(flags, context.env);
-    const store = openRepository(resolveRepository(flags, context.env));
+    const location = resolveRepository(flags, context.env);
+    const store = openRepository(location);
     const tables = listFlag(flags, 'tables');
     const request = {
       backupId,
@@ -130,6 +131,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
       batchBytes: parseByteSize(str('batchBytes') ?? '4KiB', '--batch-bytes', 256),
       parallel: positiveInt(str('parallel'), '--parallel', 2, { max: 64 }),
       verify: flags.verify === true,
+      retryForMs: location.retryForMs,
     };
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {

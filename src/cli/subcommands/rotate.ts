@@ -90,6 +90,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
           fetchSize: positiveInt(stringFlag(flags, 'fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
           maxInFlight: positiveInt(stringFlag(flags, 'maxInFlight'), '--max-in-flight', 32, { max: 4096 }),
           batchBytes: parseByteSize(stringFlag(flags, 'batchBytes') ?? '4KiB', '--batch-bytes', 256),
+          retryForMs: location.retryForMs,
         }, { store, cluster, cipher, transformer, progress, signal, leases, now: Date.now, toolVersion: context.version }));
         context.stdout(json ? `${JSON.stringify(report)}\n` : formatRotateReport(report));
         const allowed = positiveInt(stringFlag(flags, 'allowFailures'), '--allow-failures', 0, { min: 0 });

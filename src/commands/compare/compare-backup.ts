@@ -13,6 +13,7 @@ import type { Manifest } from '../../manifest/format.js';
 import { chunkKey } from '../../manifest/keys.js';
 import type { CompareRangeJob } from '../../pipeline/compare/compare-range.js';
 import { compareTables, type TableComparison } from '../../pipeline/compare/compare-tables.js';
+import { DEFAULT_RETRY_FOR_MS } from '../../pipeline/retry.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import type { ProgressSink } from '../progress.js';
 
@@ -35,6 +36,8 @@ export interface CompareOptions {
   readonly maxDrillRows: number;
   /** Rows per side a range keeps from its digest pass for a drill-down (compare-range.ts); tests set 0 to always read again. */
   readonly keepRows?: number;
+  /** How long reads are retried after a failure (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
 }
@@ -136,7 +139,8 @@ export async function compareBackup(manifest: Manifest, target: { readonly keysp
   let tables: TableComparison[];
   try {
     tables = await compareTables(target.tables, jobs, {
-      fetchSize: options.fetchSize, consistency: deps.cluster.consistency, attempts: options.attempts ?? 5,
+      fetchSize: options.fetchSize, consistency: deps.cluster.consistency,
+      retryForMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS, ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
       retryBaseDelayMs: options.retryBaseDelayMs ?? 1000, maxKeys: options.maxKeys, maxDrillRows: options.maxDrillRows,
       ...(options.keepRows === undefined ? {} : { keepRows: options.keepRows }),
     }, {

@@ -150,6 +150,7 @@ export async function runDrill(request: DrillRequest, deps: DrillDeps): Promise<
       ...(request.replication === undefined ? {} : { replication: request.replication }),
       ...(request.dcMap === undefined ? {} : { dcMap: request.dcMap }),
       maxInFlight: request.maxInFlight, maxErrors: request.maxErrors, batchBytes: request.batchBytes, parallel: request.restoreParallel, verify: false,
+      ...(request.retryForMs === undefined ? {} : { retryForMs: request.retryForMs }),
     }, { ...deps, resumeHint: () => `cassette drill ${manifest.backupId} (a drill starts over)` });
     restoreDurationMs = deps.now() - restoreStart;
     const comparison = await compareBackup(manifest, { keyspace: scratch, tables }, request, deps);

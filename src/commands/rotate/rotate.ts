@@ -24,7 +24,7 @@ import { FORMAT_VERSION } from '../../manifest/format.js';
 import { rotationReportKey, verifiedKey } from '../../manifest/keys.js';
 import { writeDocument } from '../../manifest/repository.js';
 import type { RotationReportDoc, RotationTablePlan } from '../../manifest/rotation-format.js';
-import { forEachBounded } from '../../pipeline/retry.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../../pipeline/retry.js';
 import { runRangeStages, tooManyRejects, type RangeWork, type StageSettings } from '../../pipeline/rotate/range-stages.js';
 import type { RowRotationPlan } from '../../pipeline/transform/rekey-row.js';
 import { driftGuard, jobTotals, openJob, toRange } from './job.js';
@@ -58,7 +58,8 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
     writeConsistency: consistencyCode(table.consistency.write),
     serialConsistency: serialConsistencyCode(cluster.levels.serialConsistency),
     batchBytes: request.batchBytes,
-    attempts: request.attempts ?? 5,
+    retryForMs: request.retryForMs ?? DEFAULT_RETRY_FOR_MS,
+    ...(request.attempts === undefined ? {} : { attempts: request.attempts }),
     retryBaseDelayMs: request.retryBaseDelayMs ?? 1000,
   });
   const works = new Map<string, Omit<RangeWork, 'round' | 'index' | 'range' | 'route'>>();
@@ -125,7 +126,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
 
       // Verification: every row of every table, by its key-version column.
       deps.progress.note(`rotation ${jobId}: verifying the key version of every row`);
-      const verified = await verifyRound(theJob, schema, round, quarantinedKeys, session, router, deps);
+      const verified = await verifyRound(theJob, schema, round, quarantinedKeys, session, router, deps, request.retryForMs);
       await writeDocument(store, verifiedKey(jobId, round), verified);
       round++;
       roundsThisRun++;

@@ -27,6 +27,9 @@ export interface RotateRequest {
   readonly fetchSize: number;
   readonly maxInFlight: number;
   readonly batchBytes: number;
+  /** How long an outage of Cassandra or the repository is waited out (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
+  /** An optional cap on attempts, on top of retryForMs (tests). */
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
   /** How often the job reads control documents and evaluates backpressure. */

@@ -16,7 +16,7 @@ import { verifiedKey } from '../../manifest/keys.js';
 import { readDocument } from '../../manifest/repository.js';
 import { VerifiedRound, type RotationJob } from '../../manifest/rotation-format.js';
 import { readRange } from '../../pipeline/export/read-range.js';
-import { forEachBounded, withRetries } from '../../pipeline/retry.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded, MAX_RETRY_DELAY_MS, withRetries } from '../../pipeline/retry.js';
 import type { ReadRouter } from '../../cassandra/ring/read-routes.js';
 import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
 import { reasonOf } from '../../cassandra/writes/write-errors.js';
@@ -58,7 +58,7 @@ async function readText(store: BlobStore, key: string): Promise<string> {
  * Reads the key-version column of every row of every table of the job. A range whose read fails
  * (a replica died mid-read) is read again from its start on the next live replica.
  */
-export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, round: number, quarantined: ReadonlySet<string>, session: CqlWriteSession, router: ReadRouter, deps: RotateDeps): Promise<VerifiedRound> {
+export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, round: number, quarantined: ReadonlySet<string>, session: CqlWriteSession, router: ReadRouter, deps: RotateDeps, retryForMs = DEFAULT_RETRY_FOR_MS): Promise<VerifiedRound> {
   let leftBehind = 0;
   let quarantinedRows = 0;
   const ranges: Record<string, number[]> = {};
@@ -85,9 +85,9 @@ export async function verifyRound(job: RotationJob, schema: KeyspaceSchema, roun
         }
         return rows;
       }, {
-        attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, signal: deps.signal,
+        retryForMs, baseDelayMs: 1000, maxDelayMs: MAX_RETRY_DELAY_MS, signal: deps.signal,
         isRetryable: (err) => !(err instanceof CassetteError) && !isPermanentReadError(err) && !(err instanceof Error && err.name === 'AbortError'),
-        onRetry: (err, n, delayMs) => deps.progress.note(`verify ${table.name} range ${planned.index}: attempt ${n} failed (${reasonOf(err)}); reading it again in ${delayMs} ms`),
+        onRetry: ({ error, attempt, delayMs }) => deps.progress.note(`verify ${table.name} range ${planned.index}: attempt ${attempt} failed (${reasonOf(error)}); reading it again in ${delayMs} ms`),
       });
       for (const seen of seenRows) {
         if (seen.quarantined) {

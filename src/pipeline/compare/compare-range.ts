@@ -20,7 +20,7 @@ import type { ChunkEntry } from '../../manifest/format.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { readChunkRows } from '../chunks/read-chunk.js';
 import { readRange } from '../export/read-range.js';
-import { withRetries } from '../retry.js';
+import { formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../retry.js';
 import { EXPIRY_TOLERANCE_SECONDS, RangeDigest, rowHash, rowKey, withoutExpired, type StoredRow } from './row-digest.js';
 import { RowMatcher, type RangeMatch } from './row-match.js';
 
@@ -41,7 +41,10 @@ export interface CompareRangeJob {
 export interface CompareSettings {
   readonly fetchSize: number;
   readonly consistency: number;
-  readonly attempts: number;
+  /** How long a range's reads are retried after the first failure (--retry-for). */
+  readonly retryForMs: number;
+  /** An optional cap on a range's attempts, on top of the deadline (tests). */
+  readonly attempts?: number;
   readonly retryBaseDelayMs: number;
   /** Keys listed per kind (missing, extra, different) per range; counts are always complete. */
   readonly maxKeys: number;
@@ -109,10 +112,16 @@ function isRetryable(err: unknown): boolean {
 
 /** Runs `work(attempt)` with the range's retries; a driver error that outlives them names the range. */
 async function retried<T>(job: CompareRangeJob, settings: CompareSettings, deps: CompareDeps, work: (attempt: number) => Promise<T>): Promise<T> {
+  let attempts = 0;
   try {
-    return await withRetries(work, {
-      attempts: settings.attempts, baseDelayMs: settings.retryBaseDelayMs, maxDelayMs: 30_000, signal: deps.signal, isRetryable,
-      onRetry: (err, n, delayMs) => deps.onRetry(`${job.table} range ${job.index}: attempt ${n} failed (${reasonOf(err)}); reading the range again in ${delayMs} ms`),
+    return await withRetries((n) => {
+      attempts = n;
+      return work(n);
+    }, {
+      retryForMs: settings.retryForMs,
+      ...(settings.attempts === undefined ? {} : { attempts: settings.attempts }),
+      baseDelayMs: settings.retryBaseDelayMs, maxDelayMs: MAX_RETRY_DELAY_MS, signal: deps.signal, isRetryable,
+      onRetry: ({ error, attempt, delayMs, remainingMs }) => deps.onRetry(`${job.table} range ${job.index}: attempt ${attempt} failed (${reasonOf(error)}); reading the range again in ${delayMs} ms (retrying for up to ${formatDuration(remainingMs + delayMs)} more)`),
     });
   } catch (err) {
     if (err instanceof CassetteError || !(err instanceof Error) || err.name === 'AbortError' || err instanceof TypeError || err instanceof RangeError) throw err;
@@ -120,7 +129,7 @@ async function retried<T>(job: CompareRangeJob, settings: CompareSettings, deps:
     if (isPermanentReadError(err)) {
       throw new CassetteError('INVALID_INPUT', `the cluster refused the read of ${where}: ${reasonOf(err)}`, { hint: 'retrying cannot help: the query is invalid for this cluster', cause: err });
     }
-    throw new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${settings.attempts} attempts: ${reasonOf(err)}${job.route === undefined ? '' : `; replicas: ${job.route.describe()}`}`, {
+    throw new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${attempts} attempts: ${reasonOf(err)}${job.route === undefined ? '' : `; replicas: ${job.route.describe()}`}`, {
       hint: "check the cluster's health (nodetool status), or lower --consistency", cause: err,
     });
   }

@@ -12,7 +12,8 @@ import { FORMAT_VERSION, type RangeMarker } from '../../manifest/format.js';
 import { chunkRelativeKey, rangeMarkerKeyIn } from '../../manifest/keys.js';
 import { writeDocument } from '../../manifest/repository.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import { withRetries } from '../retry.js';
+import { isRepositoryOutage } from '../../storage/blob-store.js';
+import { DEFAULT_RETRY_FOR_MS, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../retry.js';
 import { writeChunks } from './chunk-writer.js';
 import { readRange } from './read-range.js';
 import type { TableReader } from '../../cassandra/reads/table-reader.js';
@@ -38,7 +39,10 @@ export interface ExportRangeSettings {
   readonly consistency: number;
   readonly gzipLevel: number;
   readonly maxChunkBytes: number;
-  readonly attempts: number;
+  /** How long a failing range keeps being retried (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
+  /** An optional cap on attempts per range, on top of the deadline. */
+  readonly attempts?: number;
   readonly retryBaseDelayMs: number;
 }
 
@@ -50,13 +54,15 @@ export interface ExportRangeDeps {
   /** Rows and raw bytes as they are written (for progress). Rolled back rows are reported negative. */
   readonly onRows: (rows: number, bytes: number) => void;
   readonly onRetry: (message: string) => void;
+  /** The range is waiting out an outage (`line` says of what and for how long more); undefined once it got through. */
+  readonly onWait?: (subject: string, line: string | undefined) => void;
   /** Called when a range has been read, with the node that coordinated it (pinned attempts only). */
   readonly onRead?: (node: string) => void;
 }
 
-/** Errors that re-reading the range cannot fix. */
+/** False for errors that re-reading the range cannot fix (a full disk and denied access included). */
 function isRetryable(err: unknown): boolean {
-  if (err instanceof CassetteError) return err.code === 'REPOSITORY_UNAVAILABLE' || err.code === 'CLUSTER_UNAVAILABLE';
+  if (err instanceof CassetteError) return err.code === 'CLUSTER_UNAVAILABLE' || isRepositoryOutage(err);
   return !(err instanceof Error && err.name === 'AbortError') && !isPermanentReadError(err);
 }
 
@@ -115,18 +121,29 @@ async function attemptRange(job: RangeJob, n: number, settings: ExportRangeSetti
 
 /** Exports the range, retrying with backoff; the returned marker is already stored. */
 export async function exportRange(job: RangeJob, settings: ExportRangeSettings, deps: ExportRangeDeps): Promise<RangeMarker> {
+  let attempts = 0;
+  const subject = `${job.table} range ${job.index}`;
   try {
-    return await withRetries((n) => attemptRange(job, n, settings, deps), {
-      attempts: settings.attempts,
+    return await withRetries((n) => {
+      attempts = n;
+      return attemptRange(job, n, settings, deps);
+    }, {
+      retryForMs: settings.retryForMs ?? DEFAULT_RETRY_FOR_MS,
+      ...(settings.attempts === undefined ? {} : { attempts: settings.attempts }),
       baseDelayMs: settings.retryBaseDelayMs,
-      maxDelayMs: 30_000,
+      maxDelayMs: MAX_RETRY_DELAY_MS,
       signal: deps.signal,
       isRetryable,
-      onRetry: (err, n, delayMs) =>
-        deps.onRetry(`${job.table} range ${job.index}: attempt ${n} failed (${reasonOf(err)}); re-reading the range in ${delayMs} ms${nextNode(job, n + 1)}`),
+      onRetry: ({ error, attempt, delayMs, remainingMs }) => {
+        deps.onRetry(`${subject}: attempt ${attempt} failed (${reasonOf(error)}); re-reading the range in ${delayMs} ms${nextNode(job, attempt + 1)}`);
+        const what = error instanceof CassetteError && error.code === 'REPOSITORY_UNAVAILABLE' ? `the repository ${deps.store.description}` : `Cassandra replicas of ${subject}`;
+        deps.onWait?.(subject, `waiting for ${what}: ${reasonOf(error)} (retrying for up to ${formatDuration(remainingMs + delayMs)} more)`);
+      },
+      onRecovered: () => deps.onWait?.(subject, undefined),
     });
   } catch (err) {
-    throw rangeReadFailed(err, job, settings);
+    deps.onWait?.(subject, undefined);
+    throw rangeReadFailed(err, job, attempts);
   }
 }
 
@@ -140,7 +157,7 @@ function nextNode(job: RangeJob, n: number): string {
  * replicas with their state (so "two dc1 replicas are down" is visible). A read the cluster refuses
  * as invalid (no retry can help) says so instead. CassetteErrors and aborts pass unchanged.
  */
-function rangeReadFailed(err: unknown, job: RangeJob, settings: ExportRangeSettings): unknown {
+function rangeReadFailed(err: unknown, job: RangeJob, attempts: number): unknown {
   if (err instanceof CassetteError || !(err instanceof Error) || err.name === 'AbortError' || err instanceof TypeError || err instanceof RangeError) return err;
   const where = `${job.table} range ${job.index} (${formatToken(job.range.start)}, ${formatToken(job.range.end)}]`;
   if (isPermanentReadError(err)) {
@@ -153,7 +170,7 @@ function rangeReadFailed(err: unknown, job: RangeJob, settings: ExportRangeSetti
   const replicas = job.route === undefined ? '' : `; replicas: ${job.route.describe()}`;
   // Too few live replicas for the level (EACH_QUORUM with a datacenter down, say): say so in words.
   const unmet = unmetConsistency(err);
-  return new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${settings.attempts} attempts: ${unmet?.message ?? reasonOf(err)}${replicas}`, {
+  return new CassetteError('CLUSTER_UNAVAILABLE', `could not read ${where} after ${attempts} attempts: ${unmet?.message ?? reasonOf(err)}${replicas}`, {
     hint: down.length > 0
       ? `${down.length === 1 ? 'replica' : 'replicas'} ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down: bring ${down.length === 1 ? 'it' : 'them'} back (or lower --consistency)`
       : unmet?.hint ?? "check the cluster's health (nodetool status)",

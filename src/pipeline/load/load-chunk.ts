@@ -5,13 +5,25 @@
  * transient failures with backoff. Rows that still fail are returned as rejects, never dropped;
  * conditional (LWT) writes that do not apply are returned as races.
  */
+import { CassetteError } from '../../errors.js';
 import type { JsonValue } from '../../cassandra/values/value-codec.js';
 import type { CqlWriteSession } from '../../cassandra/connection/session.js';
 import { writeList, type ListWrite, type RowPlan, type TableWriter, type WriteStatement } from '../../cassandra/writes/row-writes.js';
 import { withFreshTtls } from '../../cassandra/writes/statement.js';
 import { unmetConsistency } from '../../cassandra/connection/connect.js';
-import { isTransientWriteError, reasonOf } from '../../cassandra/writes/write-errors.js';
-import { withRetries } from '../retry.js';
+import { isNoHostAvailable, isTransientWriteError, reasonOf, wasNeverSent } from '../../cassandra/writes/write-errors.js';
+import { DEFAULT_RETRY_FOR_MS, formatDuration, withRetries } from '../retry.js';
+
+/** No node took the request for all of --retry-for: the cluster's state, not the rows' — stop the load. */
+function clusterOutage(err: unknown): CassetteError {
+  return new CassetteError('CLUSTER_UNAVAILABLE', `no Cassandra node took the writes for all of --retry-for: ${reasonOf(err)}`, {
+    hint: "check the cluster's health (nodetool status); a longer --retry-for waits out longer outages",
+    cause: err,
+  });
+}
+
+/** Writes back off up to 10 s: shorter than reads' 30 s, so a restarted node is used again soon. */
+const MAX_WRITE_RETRY_DELAY_MS = 10_000;
 import type { RequestGate } from './request-gate.js';
 
 /** A row as stored in a chunk (docs/format.md §6.1). */
@@ -40,7 +52,10 @@ export interface ChunkLoadResult {
 
 export interface ChunkLoadSettings {
   readonly batchBytes: number;
-  readonly attempts: number;
+  /** How long a failing request keeps being retried (--retry-for); default 5 minutes. */
+  readonly retryForMs?: number;
+  /** An optional cap on attempts per request, on top of the deadline. */
+  readonly attempts?: number;
   readonly retryBaseDelayMs: number;
   /** Driver code of every write and every read of the list protocol. */
   readonly consistency: number;
@@ -55,6 +70,8 @@ export interface ChunkLoadDeps {
   readonly now: () => number;
   /** Rows written (for progress). */
   readonly onRows: (rows: number) => void;
+  /** Requests are waiting out an outage of Cassandra (`line` says so); undefined once one got through. */
+  readonly onWait?: (line: string | undefined) => void;
   /** Called for every rejected row; throws to stop the load (e.g. past --max-errors). */
   readonly onReject: (reject: RejectedRow) => void;
 }
@@ -116,12 +133,19 @@ export async function loadChunk(
       const rs = await deps.session.batch(statements, options);
       return !conditional || rs.rows[0]?.get('[applied]') !== false;
     };
+    // A statement that is not idempotent (a counter increment) is sent again only when the driver
+    // says no host got it; anything else could apply it twice.
     const applied = await withRetries(send, {
-      attempts: idempotent ? settings.attempts : 1,
+      retryForMs: settings.retryForMs ?? DEFAULT_RETRY_FOR_MS,
+      ...(settings.attempts === undefined ? {} : { attempts: settings.attempts }),
       baseDelayMs: settings.retryBaseDelayMs,
-      maxDelayMs: 10_000,
+      maxDelayMs: MAX_WRITE_RETRY_DELAY_MS,
       signal: deps.signal,
-      isRetryable: isTransientWriteError,
+      isRetryable: idempotent ? isTransientWriteError : wasNeverSent,
+      ...(deps.onWait === undefined ? {} : {
+        onRetry: ({ error, delayMs, remainingMs }) => deps.onWait?.(`waiting for Cassandra to take writes: ${reasonOf(error)} (retrying for up to ${formatDuration(remainingMs + delayMs)} more)`),
+        onRecovered: () => deps.onWait?.(undefined),
+      }),
     });
     if (!applied) {
       for (const pending of unit.rows) races.push(pending.row.k);
@@ -151,6 +175,7 @@ export async function loadChunk(
         const unmet = unmetConsistency(err);
         if (deps.signal.aborted) failure ??= { error: deps.signal.reason };
         else if (unmet !== undefined) failure ??= { error: unmet };
+        else if (isNoHostAvailable(err)) failure ??= { error: clusterOutage(err) };
         else for (const pending of unit.rows) reject(pending.row, reasonOf(err));
       },
     ).finally(() => {

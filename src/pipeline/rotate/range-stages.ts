@@ -61,7 +61,8 @@ export interface StageSettings {
   readonly writeConsistency: number;
   readonly serialConsistency?: number;
   readonly batchBytes: number;
-  readonly attempts: number;
+  readonly retryForMs: number;
+  readonly attempts?: number;
   readonly retryBaseDelayMs: number;
 }
 
@@ -106,7 +107,8 @@ async function exportStage(work: RangeWork, settings: StageSettings, deps: Stage
     { folder, table: work.table, index: work.index, range: work.range, reader: work.reader, ...(work.route === undefined ? {} : { route: work.route }) },
     {
       fetchSize: settings.fetchSize, consistency: settings.readConsistency, gzipLevel: settings.gzipLevel,
-      maxChunkBytes: settings.maxChunkBytes, attempts: settings.attempts, retryBaseDelayMs: settings.retryBaseDelayMs,
+      maxChunkBytes: settings.maxChunkBytes, retryForMs: settings.retryForMs, retryBaseDelayMs: settings.retryBaseDelayMs,
+      ...(settings.attempts === undefined ? {} : { attempts: settings.attempts }),
     },
     { session: deps.session, store: deps.store, signal: deps.signal, now: deps.now, onRows: () => undefined, onRetry: deps.onRetry },
   );
@@ -156,7 +158,8 @@ async function writeStage(work: RangeWork, transformed: TransformedRange, settin
     const what = `transformed chunk ${entry.key} of rotation ${work.jobId}`;
     const result = await loadChunk(readChunkRows(deps.store, `${folder}${entry.key}`, entry, what), work.writer, work.partitionKeyColumns, {
       batchBytes: settings.batchBytes,
-      attempts: settings.attempts,
+      retryForMs: settings.retryForMs,
+      ...(settings.attempts === undefined ? {} : { attempts: settings.attempts }),
       retryBaseDelayMs: settings.retryBaseDelayMs,
       consistency: settings.writeConsistency,
       ...(settings.serialConsistency === undefined ? {} : { serialConsistency: settings.serialConsistency }),

@@ -4,6 +4,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { CassetteError } from '../../errors.js';
+import { isRepositoryOutage } from '../../storage/blob-store.js';
 import { createCipher } from '../../crypto/registry.js';
 import type { ColumnCipher } from '../../crypto/cipher.js';
 import { openStore } from '../../storage/open-store.js';
@@ -30,7 +31,7 @@ export default async function run(task: ChunkTransformTask): Promise<WorkerOutco
     return { ok: true, result };
   } catch (err) {
     if (err instanceof CassetteError) {
-      return { ok: false, error: { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) } };
+      return { ok: false, error: { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }), ...(isRepositoryOutage(err) ? { transient: true } : {}) } };
     }
     throw err;
   }

@@ -7,6 +7,7 @@
 import { Piscina } from 'piscina';
 import type { CipherSpec } from '../../crypto/cipher.js';
 import { CassetteError, type ErrorCode } from '../../errors.js';
+import { RepositoryOutageError } from '../../storage/blob-store.js';
 import type { OpenStoreOptions } from '../../storage/open-store.js';
 import type { ChunkTransformer } from './transformer.js';
 import type { ChunkTransformResult, ChunkTransformTask } from './transform-chunk.js';
@@ -21,7 +22,7 @@ export interface WorkerSetup {
 /** What a worker returns for one task. */
 export type WorkerOutcome =
   | { readonly ok: true; readonly result: ChunkTransformResult }
-  | { readonly ok: false; readonly error: { readonly code: ErrorCode; readonly message: string; readonly hint?: string } };
+  | { readonly ok: false; readonly error: { readonly code: ErrorCode; readonly message: string; readonly hint?: string; readonly transient?: boolean } };
 
 /** Heap per worker: a chunk streams through, so a worker holds about one page of rows. */
 const WORKER_HEAP_MB = 256;
@@ -42,7 +43,9 @@ export function workerTransformer(setup: WorkerSetup, threads: number): ChunkTra
     run: async (task, signal) => {
       const outcome = await pool.run(task, { signal });
       if (outcome.ok) return outcome.result;
-      const { code, message, hint } = outcome.error;
+      const { code, message, hint, transient } = outcome.error;
+      // A repository outage stays one across the thread boundary, so the caller retries the chunk.
+      if (transient === true) throw new RepositoryOutageError(message, hint === undefined ? {} : { hint });
       throw new CassetteError(code, message, hint === undefined ? {} : { hint });
     },
     close: () => pool.destroy(),

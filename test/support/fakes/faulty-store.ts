@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CassetteError } from '../../../src/errors.js';
-import type { BlobBody, BlobEntry, BlobStore, PutOptions } from '../../../src/storage/blob-store.js';
+import { RepositoryOutageError, type BlobBody, type BlobEntry, type BlobStore, type PutOptions } from '../../../src/storage/blob-store.js';
 import { FsStore } from '../../../src/storage/fs-store.js';
 import { MemoryStore } from './memory-store.js';
 
@@ -57,9 +57,9 @@ interface Fault<O> {
   remaining: number;
 }
 
-/** The error a repository that went away raises. */
+/** The error a repository that went away raises: an outage, which callers retry within --retry-for. */
 export function repositoryUnavailable(what = 'injected fault'): CassetteError {
-  return new CassetteError('REPOSITORY_UNAVAILABLE', `cannot write to the repository: ${what}`, { hint: 'injected by FaultyStore' });
+  return new RepositoryOutageError(`cannot write to the repository: ${what}`, { hint: 'injected by FaultyStore' });
 }
 
 export class FaultyStore implements BlobStore {
