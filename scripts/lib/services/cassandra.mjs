@@ -240,6 +240,19 @@ function launchCassandra(profile, java) {
   return { pid, logPath, tls };
 }
 
+/** Sets the cassette role's password; Cassandra 5.0 refuses a change within 5 s of the last one, so that waits and tries again. */
+async function alterPassword(client, password) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.execute(`ALTER ROLE cassette WITH PASSWORD = '${password}'`);
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/can only be changed every/.test(String(err?.message))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+    }
+  }
+}
+
 /** Waits until a launched profile answers CQL (and, with `peers`, sees that many peers); sets up the secure role. */
 async function awaitCassandra(profile, { pid, logPath, tls }, peers = 0) {
   const superuser = tls ? { username: 'cassandra', password: 'cassandra', ca: tls.ca } : undefined;
@@ -257,9 +270,13 @@ async function awaitCassandra(profile, { pid, logPath, tls }, peers = 0) {
       // A role of our own with a random password, kept in a 0600 file; never printed.
       const password = randomBytes(18).toString('base64url');
       // The node may restart on the data of an earlier run, whose role keeps its old password:
-      // set the new one either way, so the file and the role always agree.
-      await client.execute(`CREATE ROLE IF NOT EXISTS cassette WITH PASSWORD = '${password}' AND LOGIN = true AND SUPERUSER = true`);
-      await client.execute(`ALTER ROLE cassette WITH PASSWORD = '${password}'`);
+      // then the role gets the new one, so the file and the role always agree.
+      const existing = await client.execute(`SELECT role FROM system_auth.roles WHERE role = 'cassette'`);
+      if (existing.rowLength === 0) {
+        await client.execute(`CREATE ROLE cassette WITH PASSWORD = '${password}' AND LOGIN = true AND SUPERUSER = true`);
+      } else {
+        await alterPassword(client, password);
+      }
       writeFileSync(join(serviceDir(profile.name), 'password'), `${password}\n`, { mode: 0o600 });
     }
   } finally {
