@@ -10,7 +10,6 @@
  * in the repository: range k is in export while k ranges have every marker, in transform while
  * k + 1 are exported and k transformed, in write-back while k + 1 are transformed and k written.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +20,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ColumnCipher } from '../../src/crypto/cipher.js';
 import { createCipher } from '../../src/crypto/registry.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
-import { cliEnv, runCli, startCli } from '../support/cassette.js';
+import { cliEnv, runCli } from '../support/cassette.js';
+import { start, type RunningCli } from '../support/crash-points.js';
 
 const ROWS = 30_000;
 /**
@@ -122,30 +122,6 @@ function isInside(stage: Stage, m: Markers): boolean {
 }
 
 /** A started CLI with its output collected and its end observable. */
-interface RunningCli {
-  readonly child: ChildProcess;
-  readonly ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exited(): boolean;
-  stdout(): string;
-  stderr(): string;
-}
-
-function start(args: readonly string[], env: NodeJS.ProcessEnv): RunningCli {
-  const child = startCli(args, env);
-  let out = '';
-  let err = '';
-  let done = false;
-  child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString('utf8'); });
-  child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString('utf8'); });
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  return { child, ended, exited: () => done, stdout: () => out, stderr: () => err };
-}
-
 /** Waits until `condition` holds; fails clearly when the job ends first or time runs out. */
 async function waitUntil(job: RunningCli, what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

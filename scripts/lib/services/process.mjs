@@ -73,19 +73,7 @@ export async function killAndWait(pid, graceMs = 60_000) {
 /** SIGTERM, then SIGKILL after `graceMs`; removes the service's run directory (data is throwaway). */
 export async function stopService(name, graceMs = 30_000) {
   const pid = runningPid(name);
-  if (pid !== undefined) {
-    try {
-      process.kill(-pid, 'SIGTERM'); // the whole process group: started detached
-    } catch {
-      try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
-    }
-    const deadline = Date.now() + graceMs;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(200);
-    if (isAlive(pid)) {
-      try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-      while (isAlive(pid)) await sleep(100);
-    }
-  }
+  if (pid !== undefined) await killAndWait(pid, graceMs); // the whole process group: started detached
   rmSync(serviceDir(name), { recursive: true, force: true });
   return pid !== undefined;
 }
