@@ -13,6 +13,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Property tests run thousands of cases; on a busy 2-core machine (CI runs them beside
+          // Cassandra) the 5 s default cut them off although they were passing.
+          testTimeout: 60_000,
         },
       },
       {

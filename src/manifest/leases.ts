@@ -15,10 +15,11 @@ export type { LeaseTargetKind } from './keys.js';
 export const LEASE_RENEW_EVERY_MS = 60_000;
 
 /**
- * A lease not renewed for this long, by the reader's clock, is stale and ignored: five renewal
- * intervals, so a holder may miss three renewals and its clock may lag the reader's by a minute.
+ * A lease not renewed for this long, by the reader's clock, is stale and ignored: ten renewal
+ * intervals, so a holder may miss eight renewals (ride out an 8-minute repository outage, longer
+ * than the default --retry-for) and its clock may lag the reader's by a minute.
  */
-export const LEASE_STALE_AFTER_MS = 5 * 60_000;
+export const LEASE_STALE_AFTER_MS = 10 * 60_000;
 
 /**
  * What the holder does with the target. `write`: it writes the target (backup, rekey's new
@@ -47,9 +48,9 @@ export const Lease = z.object({
 });
 export type Lease = z.infer<typeof Lease>;
 
-/** The age past which a lease is stale: {@link LEASE_STALE_AFTER_MS}, or five of its own renewal intervals if longer. */
+/** The age past which a lease is stale: {@link LEASE_STALE_AFTER_MS}, or ten of its own renewal intervals if longer. */
 export function staleAfterMs(lease: Pick<Lease, 'renewEveryMs'>): number {
-  return Math.max(LEASE_STALE_AFTER_MS, 5 * lease.renewEveryMs);
+  return Math.max(LEASE_STALE_AFTER_MS, 10 * lease.renewEveryMs);
 }
 
 /**

@@ -166,7 +166,7 @@ describe('cassette prune', () => {
     const refused = runCli(['backup', '--repo', repo, '--resume', unfinished, ...connection], cliEnv());
     expect(refused.status, refused.stderr).toBe(14);
     expect(refused.stderr).toContain(`backup ${unfinished} is in use by another cassette process: host other-host pid 4242 (\`cassette backup\`, write`);
-    expect(refused.stderr).toContain('not renewed for 5 minutes is stale');
+    expect(refused.stderr).toContain('not renewed for 10 minutes is stale');
     await live.release();
     // A restore of a backup a prune on another host is deleting: refused before anything is written.
     const deleting = holder(store, 'prune', 'other-host');

@@ -37,14 +37,15 @@ async function keys(store: MemoryStore): Promise<string[]> {
 describe('the stale rule', () => {
   const renewed = (ms: number): { renewedAt: string; renewEveryMs: number } => ({ renewedAt: new Date(ms).toISOString(), renewEveryMs: 60_000 });
 
-  it('a lease not renewed for 5 minutes by the reader\'s clock is stale', () => {
-    expect(LEASE_STALE_AFTER_MS).toBe(300_000);
-    expect(isLeaseLive(renewed(T0), T0 + 300_000)).toBe(true);
-    expect(isLeaseLive(renewed(T0), T0 + 300_001)).toBe(false);
+  it('a lease not renewed for 10 minutes by the reader\'s clock is stale', () => {
+    expect(LEASE_STALE_AFTER_MS).toBe(600_000);
+    expect(isLeaseLive(renewed(T0), T0 + 600_000)).toBe(true);
+    expect(isLeaseLive(renewed(T0), T0 + 600_001)).toBe(false);
     // A holder whose clock runs ahead of the reader's: live.
     expect(isLeaseLive(renewed(T0 + 120_000), T0)).toBe(true);
-    // A holder renewing every 2 minutes is stale only after five of its intervals.
-    expect(isLeaseLive({ renewedAt: new Date(T0).toISOString(), renewEveryMs: 120_000 }, T0 + 599_000)).toBe(true);
+    // A holder renewing every 2 minutes is stale only after ten of its intervals.
+    expect(isLeaseLive({ renewedAt: new Date(T0).toISOString(), renewEveryMs: 120_000 }, T0 + 1_199_000)).toBe(true);
+    expect(isLeaseLive({ renewedAt: new Date(T0).toISOString(), renewEveryMs: 120_000 }, T0 + 1_200_001)).toBe(false);
     expect(isLeaseLive({ renewedAt: 'garbage', renewEveryMs: 60_000 }, T0)).toBe(false);
   });
 
@@ -67,7 +68,7 @@ describe('LeaseHolder', () => {
     expect((err as CassetteError).code).toBe('IN_USE');
     expect((err as CassetteError).exitCode).toBe(14);
     expect((err as CassetteError).message).toContain('host host-a pid 4242 (`cassette backup`, write, since 2026-11-22T12:00:00.000Z');
-    expect((err as CassetteError).hint).toContain('not renewed for 5 minutes is stale');
+    expect((err as CassetteError).hint).toContain('not renewed for 10 minutes is stale');
     // The refused holder left nothing behind; a reader may share the backup.
     expect(await keys(store)).toEqual([leaseKey('backup', BACKUP.id, first.holder)]);
     const reader = new LeaseHolder(store, options(c.now, { command: 'restore' }));
@@ -141,15 +142,16 @@ describe('LeaseHolder', () => {
     const holder = new LeaseHolder(faulty, options(c.now));
     await holder.hold(BACKUP, 'write');
     faulty.failPutWhen((key) => key.startsWith(leasesFolder()), { times: 100 });
-    for (let minute = 1; minute <= 2; minute++) {
+    // Seven minutes of failed renewals: longer than the default --retry-for (5 min), still held.
+    for (let minute = 1; minute <= 7; minute++) {
       c.advance(60_000);
       await holder.renew();
       expect(holder.signal.aborted).toBe(false);
     }
-    c.advance(60_000); // three minutes without a renewal: two more and others would see it stale
+    c.advance(60_000); // eight minutes without a renewal: two more and others would see it stale
     await holder.renew();
     expect(holder.signal.aborted).toBe(true);
-    expect((holder.signal.reason as CassetteError).message).toContain('could not be renewed for 180 s');
+    expect((holder.signal.reason as CassetteError).message).toContain('could not be renewed for 480 s');
   });
 
   it('renews on an unref\'d timer while held and stops it on release', async () => {
