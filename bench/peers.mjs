@@ -4,6 +4,7 @@
 //       [--rekey-rows <rows>] [--hosts 127.0.0.1] [--port 9042] [--dc datacenter1]
 //       [--docs docs/benchmarks.md] [--chart docs/bench/peers.svg] [--raw <file>] [--tag <word>]
 //       [--note "<conditions>"] [--drop-data]
+//   npm run bench:peers -- --report-only <raw.json> [--docs …] [--chart …]   (re-renders a saved run)
 //
 // Provisions dsbulk 1.10.0 and cassandra-rekey 0.1.0 + cqlsh into the cache (bench/peers/provision.mjs),
 // generates the dataset once per row count (keyspace benchp_[<tag>_]data_<rows>, reused), then runs each
@@ -11,7 +12,7 @@
 // transform. Writes the raw results (JSON, outside the repo), the medians and ratios as a section of
 // --docs, and the chart. Connection defaults come from CASSETTE_TEST_CASSANDRA_HOST / _PORT / _DC.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +33,7 @@ const { values: o } = parseArgs({
     hosts: { type: 'string', default: env.CASSETTE_TEST_CASSANDRA_HOST ?? '127.0.0.1' }, port: { type: 'string', default: env.CASSETTE_TEST_CASSANDRA_PORT ?? '9042' },
     dc: { type: 'string', default: env.CASSETTE_TEST_CASSANDRA_DC ?? 'datacenter1' },
     docs: { type: 'string', default: join(ROOT, 'docs', 'benchmarks.md') }, chart: { type: 'string' }, raw: { type: 'string' },
-    tag: { type: 'string', default: '' }, note: { type: 'string' }, 'drop-data': { type: 'boolean', default: false },
+    tag: { type: 'string', default: '' }, note: { type: 'string' }, 'drop-data': { type: 'boolean', default: false }, 'report-only': { type: 'string' },
   },
 });
 const positive = (name, text) => {
@@ -53,6 +54,25 @@ const prefix = o.tag === '' ? 'benchp' : `benchp_${o.tag}`;
 const startedAt = new Date().toISOString();
 const rawPath = resolve(o.raw ?? join(cacheDir, 'bench-peers', `results-${startedAt.replace(/[:.]/g, '-')}.json`));
 const cli = join(ROOT, 'bin', 'cassette.js');
+
+/** Medians, goals, the chart and the docs section from `results` (raw JSON rewritten with them). */
+function writeReport(results, saveRaw) {
+  const summary = summarize(results);
+  results.summary = summary;
+  results.goals = goals(summary);
+  saveRaw();
+  mkdirSync(dirname(chart), { recursive: true });
+  writeFileSync(chart, chartSvg(results, summary));
+  writeSection(docs, markdownSection(results, summary, relative(dirname(docs), chart)));
+  log(`wrote ${docs}, ${chart} and ${results.conditions.rawPath}`);
+  for (const g of results.goals) log(`  ${g.goal}: ${g.text.replace(/\*\*/g, '')}`);
+}
+
+if (o['report-only'] !== undefined) {
+  const saved = JSON.parse(readFileSync(o['report-only'], 'utf8'));
+  writeReport(saved, () => writeFileSync(o['report-only'], `${JSON.stringify(saved, null, 2)}\n`));
+  process.exit(0);
+}
 if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
   console.error('bench: build first (npm run build)');
   process.exit(2);
@@ -139,15 +159,7 @@ try {
     saveRaw();
   }
   results.conditions.finishedAt = new Date().toISOString();
-  const summary = summarize(results);
-  results.summary = summary;
-  results.goals = goals(summary);
-  saveRaw();
-  mkdirSync(dirname(chart), { recursive: true });
-  writeFileSync(chart, chartSvg(results, summary));
-  writeSection(docs, markdownSection(results, summary, relative(dirname(docs), chart)));
-  log(`wrote ${docs}, ${chart} and ${rawPath}`);
-  for (const g of results.goals) log(`  ${g.goal}: ${g.text.replace(/\*\*/g, '')}`);
+  writeReport(results, saveRaw);
 } finally {
   for (const ks of ['restore_c', 'restore_d', 'rotate_c', 'rotate_k', ...(o['drop-data'] ? [`data_${rows}`, 'rekey_meta'] : [])]) {
     await client.execute(`DROP KEYSPACE IF EXISTS ${prefix}_${ks}`).catch(() => {});

@@ -133,12 +133,13 @@ export function chartSvg(results, summary) {
   }
   y = top;
   for (const goal of g) {
-    const fraction = Number.isFinite(goal.measured) ? Math.min(goal.measured / goal.target, 2) : 0;
-    const w = fraction * 150;
+    // The goal is the dashed line at 120 px; a bar longer than 1.5× the goal is cut there.
+    const fraction = Number.isFinite(goal.measured) ? Math.min(goal.measured / goal.target, 1.5) : 0;
+    const w = fraction * 120;
     parts.push(`<text x="500" y="${y + 11}">${esc(goal.goal)}</text>`,
       `<rect x="500" y="${y + 14}" width="${w.toFixed(1)}" height="${barH - 4}" fill="${goal.met ? '#2f855a' : '#c05621'}"/>`,
-      `<line x1="650" y1="${y + 12}" x2="650" y2="${y + barH + 12}" stroke="#000" stroke-dasharray="3,2"/>`,
-      `<text x="${(505 + Math.max(w, 150)).toFixed(1)}" y="${y + 26}">${esc(goal.text.replace(/\*\*/g, ''))}</text>`);
+      `<line x1="620" y1="${y + 12}" x2="620" y2="${y + barH + 12}" stroke="#000" stroke-dasharray="3,2"/>`,
+      `<text x="${(505 + Math.max(w, 120)).toFixed(1)}" y="${y + 26}">${esc(goal.text.replace(/\*\*/g, ''))}</text>`);
     y += barH + 16;
   }
   parts.push(`<text x="10" y="${height - 12}" fill="#666">${esc(results.conditions.machine)}</text>`, '</svg>');
