@@ -29,30 +29,41 @@ export function summarize(results) {
       const xs = reps.map((rep) => rep[who]).filter(Boolean);
       if (xs.length === 0) continue;
       out[job.key][who] = { runs: xs.length, wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)), rssMiB: median(xs.map((x) => x.rssMiB)),
-        ...(xs[0].valuesPerSecond === undefined ? {} : { valuesPerSecond: median(xs.map((x) => x.valuesPerSecond)) }) };
+        ...(xs[0].valuesPerSecond === undefined ? {} : { valuesPerSecond: median(xs.map((x) => x.valuesPerSecond)), valuesPerCpuSecond: median(xs.map((x) => x.values / x.cpu)) }) };
     }
   }
   return out;
 }
 
-/** Each goal of issue 12 with its measured value: { goal, measured, target, met, text }. */
+/**
+ * Each goal of issue 12 with its measured value: { goal, measured, target, met, text, cpuText }. The
+ * goals are set on wall time; `cpuText` is the same comparison by client CPU seconds (peer ÷ cassette;
+ * for the transform, values per CPU second × 2 cores), which a loaded machine distorts less.
+ */
 export function goals(summary) {
   const s = summary;
   const ratio = (a, b) => (a && b ? a.wall / b.wall : NaN);
+  const cpuRatio = (a, b) => (a && b ? a.cpu / b.cpu : NaN);
   const list = [
-    { goal: 'export ≥ 1.6× dsbulk unload (wall)', measured: ratio(s.export.dsbulk, s.export.cassette), target: 1.6, unit: '×' },
-    { goal: 'export ≥ 70% of the driver-only read (wall)', measured: ratio(s.export.driver, s.export.cassette), target: 0.7, unit: '%' },
-    { goal: 'restore ≥ 3× dsbulk load (wall)', measured: ratio(s.restore.dsbulk, s.restore.cassette), target: 3, unit: '×' },
-    { goal: 'online rotate ≥ 6× cassandra-rekey run (wall)', measured: ratio(s.rotate['cassandra-rekey'], s.rotate.cassette), target: 6, unit: '×' },
-    { goal: 'offline rekey transform ≥ 100,000 values/s (2 threads)', measured: s.rekey.cassette?.valuesPerSecond, target: 100_000, unit: '/s' },
+    { goal: 'export ≥ 1.6× dsbulk unload (wall)', measured: ratio(s.export.dsbulk, s.export.cassette), byCpu: cpuRatio(s.export.dsbulk, s.export.cassette), target: 1.6, unit: '×' },
+    { goal: 'export ≥ 70% of the driver-only read (wall)', measured: ratio(s.export.driver, s.export.cassette), byCpu: cpuRatio(s.export.driver, s.export.cassette), target: 0.7, unit: '%' },
+    { goal: 'restore ≥ 3× dsbulk load (wall)', measured: ratio(s.restore.dsbulk, s.restore.cassette), byCpu: cpuRatio(s.restore.dsbulk, s.restore.cassette), target: 3, unit: '×' },
+    { goal: 'online rotate ≥ 6× cassandra-rekey run (wall)', measured: ratio(s.rotate['cassandra-rekey'], s.rotate.cassette), byCpu: cpuRatio(s.rotate['cassandra-rekey'], s.rotate.cassette), target: 6, unit: '×' },
+    { goal: 'offline rekey transform ≥ 100,000 values/s (2 threads)', measured: s.rekey.cassette?.valuesPerSecond, byCpu: 2 * (s.rekey.cassette?.valuesPerCpuSecond ?? NaN), target: 100_000, unit: '/s' },
     ...['export', 'restore', 'rekey'].map((job) => ({ goal: `peak RSS of ${job === 'export' ? 'backup' : job} ≤ 256 MiB`, measured: s[job].cassette?.rssMiB, target: 256, unit: 'MiB', lower: true })),
   ];
+  const show = (g, x) => (g.unit === '%' ? `${(x * 100).toFixed(0)}%` : g.unit === '×' ? `${x.toFixed(2)}×`
+    : g.unit === '/s' ? `${Math.round(x).toLocaleString('en-US')} values/s` : `${x.toFixed(0)} MiB`);
+  const verdict = (g, x) => {
+    if (!Number.isFinite(x)) return undefined;
+    const met = g.lower ? x <= g.target : x >= g.target;
+    const short = g.lower ? (x - g.target) / g.target : (g.target - x) / g.target;
+    return { met, text: met ? `${show(g, x)}: **met**` : `${show(g, x)}: short by ${(short * 100).toFixed(0)}%` };
+  };
   return list.map((g) => {
-    const met = g.lower ? g.measured <= g.target : g.measured >= g.target;
-    const shown = g.unit === '%' ? `${(g.measured * 100).toFixed(0)}%` : g.unit === '×' ? `${g.measured.toFixed(2)}×`
-      : g.unit === '/s' ? `${Math.round(g.measured).toLocaleString('en-US')} values/s` : `${g.measured.toFixed(0)} MiB`;
-    const short = g.lower ? (g.measured - g.target) / g.target : (g.target - g.measured) / g.target;
-    return { ...g, met, text: !Number.isFinite(g.measured) ? 'not measured' : met ? `${shown}: **met**` : `${shown}: short by ${(short * 100).toFixed(0)}%` };
+    const wall = verdict(g, g.measured);
+    const cpu = verdict(g, g.byCpu);
+    return { ...g, met: wall?.met ?? false, text: wall?.text ?? 'not measured', cpuText: cpu?.text ?? '—' };
   });
 }
 
@@ -70,7 +81,9 @@ export function markdownSection(results, summary, chartPath) {
     `bench/rekey-transform.mjs's own dataset of ${results.rekeyRows.toLocaleString('en-US')} rows (2 encrypted values per row).`,
     `- **Method**: ${results.runs} repetition(s) of each pair, contenders alternating in order; each number is the **median**. *wall* is the whole process ` +
     '(dsbulk\'s includes its JVM start, a few seconds), *CPU s* is user + sys of the client\'s process tree (GNU time), *peak RSS* its largest process. ' +
-    'Cassandra\'s own CPU is not counted. dsbulk runs with `-Xmx2g` and its defaults otherwise; cassette with its defaults.', '',
+    'Cassandra\'s own CPU is not counted. dsbulk runs with `-Xmx2g` and its defaults otherwise; cassette with its defaults. ' +
+    'The goals are set on wall time; the last column of the goals table makes the same comparison by client CPU seconds (peer ÷ cassette; ' +
+    'for the transform, values per CPU second × 2 cores), which other work on the machine distorts less.', '',
     '| job | contender | wall s | CPU s | peak RSS MiB | rows/s (wall) |', '|---|---|---:|---:|---:|---:|'];
   for (const job of JOBS) {
     for (const who of job.contenders) {
@@ -81,7 +94,8 @@ export function markdownSection(results, summary, chartPath) {
       lines.push(`| ${job.key} | ${NAMES[job.key][who]} | ${fmt(m.wall)} | ${fmt(m.cpu)} | ${fmt(m.rssMiB, 0)} | ${rate} |`);
     }
   }
-  lines.push('', '| goal (issue 12) | measured |', '|---|---|', ...goals(summary).map((g) => `| ${g.goal} | ${g.text} |`), '',
+  lines.push('', '| goal (issue 12) | measured | the same by client CPU seconds |', '|---|---|---|',
+    ...goals(summary).map((g) => `| ${g.goal} | ${g.text} | ${g.cpuText} |`), '',
     `![wall time per job and contender, and cassette's ratio against each goal](${chartPath})`, '',
     `Raw results (every repetition): \`${c.rawPath}\` on the machine that ran it.`, SECTION_END);
   return lines.join('\n');
