@@ -156,6 +156,6 @@ export function chartSvg(results, summary) {
       `<text x="${(505 + Math.max(w, 120)).toFixed(1)}" y="${y + 26}">${esc(goal.text.replace(/\*\*/g, ''))}</text>`);
     y += barH + 16;
   }
-  parts.push(`<text x="10" y="${height - 12}" fill="#666">${esc(results.conditions.machine)}</text>`, '</svg>');
+  parts.push(`<text x="10" y="${height - 12}" fill="#666" font-size="10">${esc(results.conditions.machine)}</text>`, '</svg>');
   return `${parts.join('\n')}\n`;
 }
