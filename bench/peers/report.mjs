@@ -1,6 +1,7 @@
 // Turns the raw results of bench/peers.mjs into medians, ratios against issue 12's goals, a Markdown
 // section for docs/benchmarks.md (replacing its own previous section, keeping the others) and an SVG chart.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { median } from './measure.mjs';
 
 export const SECTION_START = '<!-- bench:peers:start (written by `npm run bench:peers`; edits here are overwritten) -->';
@@ -67,6 +68,9 @@ export function goals(summary) {
   });
 }
 
+/** The command line as run, with --note's text (shown after it anyway) as "…". */
+const shownArgv = (argv) => argv.map((a, i) => (argv[i - 1] === '--note' ? '"…"' : a)).join(' ');
+
 const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
 
 /** The Markdown section: how it was run, the medians, the goals. `chartPath` is relative to the docs file. */
@@ -74,7 +78,7 @@ export function markdownSection(results, summary, chartPath) {
   const c = results.conditions;
   const lines = [SECTION_START, '## Side by side with dsbulk and cassandra-rekey (`npm run bench:peers`)', '',
     `Run ${c.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${c.finishedAt ? `${Math.round((Date.parse(c.finishedAt) - Date.parse(c.startedAt)) / 60000)} min` : ''}: ` +
-    `\`npm run bench:peers -- ${c.argv.join(' ')}\`. ${c.machine}. ${c.note}`, '',
+    `\`npm run bench:peers -- ${shownArgv(c.argv)}\`. ${c.machine}. ${c.note}`, '',
     `- **Dataset** (issue 12): ${results.rows.toLocaleString('en-US')} rows of \`(id uuid, shard bigint, at timestamp, secret blob, card blob, note text, amount double, key_version text, ` +
     'PRIMARY KEY ((id, shard), at))`, 5 rows per partition; `secret` and `card` hold 120-byte Fernet tokens, `note` 60 characters; every cell has its own writetime, ' +
     'every tenth row a 7-day TTL. Online rotation uses a fresh table of ' + `${results.rotateRows.toLocaleString('en-US')} rows of the same shape per run; the offline transform ` +
@@ -97,7 +101,7 @@ export function markdownSection(results, summary, chartPath) {
   lines.push('', '| goal (issue 12) | measured | the same by client CPU seconds |', '|---|---|---|',
     ...goals(summary).map((g) => `| ${g.goal} | ${g.text} | ${g.cpuText} |`), '',
     `![wall time per job and contender, and cassette's ratio against each goal](${chartPath})`, '',
-    `Raw results (every repetition): \`${c.rawPath}\` on the machine that ran it.`, SECTION_END);
+    `Raw results (every repetition): \`${c.rawPath.replace(homedir(), '~')}\` on the machine that ran it.`, SECTION_END);
   return lines.join('\n');
 }
 
