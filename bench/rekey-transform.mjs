@@ -7,6 +7,10 @@
 //
 //   npm run build && node bench/rekey-transform.mjs [--rows 1000000] [--threads 1,2] [--runs 1]
 //       [--dir /tmp/cassette-bench-rekey] [--reseed] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+//       [--no-wait] [--json]
+//
+// --no-wait skips waiting for a quiet machine before each run; --json prints the results as one JSON
+// line on stdout instead of the table (bench/peers uses both).
 //
 // The seeded backup and its throwaway keys are kept in --dir and reused while --rows matches.
 import { spawnSync } from 'node:child_process';
@@ -182,7 +186,7 @@ const launcher = nodeFlags === '' ? [cli] : [process.execPath, '--max-old-space-
 const results = [];
 for (let run = 1; run <= runs; run++) {
   for (const threads of threadCounts) {
-    const quiet = waitForQuiet();
+    const quiet = argv.includes('--no-wait') ? false : waitForQuiet();
     const timeFile = join(dir, 'time.txt');
     const before = machineJiffies();
     const started = performance.now();
@@ -211,6 +215,10 @@ for (let run = 1; run <= runs; run++) {
   }
 }
 
+if (argv.includes('--json')) {
+  console.log(JSON.stringify(results));
+  process.exit(0);
+}
 console.log('| threads | run | values | wall s | rekey s | values/s (rekey) | values/s (wall) | CPU s | CPU / wall | peak RSS MiB | other CPU s |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const x of results) {
