@@ -6,7 +6,7 @@
 // processes used meanwhile (from /proc/stat). Each run's new backup is deleted afterwards.
 //
 //   npm run build && node bench/rekey-transform.mjs [--rows 1000000] [--threads 1,2] [--runs 1]
-//       [--dir /tmp/cassette-bench-rekey] [--reseed] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+//       [--dir /tmp/cassette-bench-rekey] [--reseed] [--quiet-wait 120] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
 //
 // The seeded backup and its throwaway keys are kept in --dir and reused while --rows matches.
 import { spawnSync } from 'node:child_process';
@@ -152,9 +152,10 @@ function machineJiffies() {
   return { busy: total - idle, total };
 }
 
-/** Waits (up to 2 minutes) for a second in which the machine is under 0.3 cores busy. */
+/** Waits (up to --quiet-wait seconds, default 120) for a second in which the machine is under 0.3 cores busy. */
 function waitForQuiet() {
-  for (let i = 0; i < 120; i++) {
+  const limit = Number(opt('--quiet-wait', '120'));
+  for (let i = 0; i < limit; i++) {
     const a = machineJiffies();
     spawnSync('sleep', ['1']);
     const b = machineJiffies();
