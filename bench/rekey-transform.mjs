@@ -6,11 +6,11 @@
 // processes used meanwhile (from /proc/stat). Each run's new backup is deleted afterwards.
 //
 //   npm run build && node bench/rekey-transform.mjs [--rows 1000000] [--threads 1,2] [--runs 1]
-//       [--dir /tmp/cassette-bench-rekey] [--reseed] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+//       [--dir /tmp/cassette-bench-rekey] [--reseed] [--quiet-wait 120] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
 //       [--no-wait] [--json]
 //
-// --no-wait skips waiting for a quiet machine before each run; --json prints the results as one JSON
-// line on stdout instead of the table (bench/peers uses both).
+// --quiet-wait bounds the wait for a quiet machine before each run (seconds); --no-wait skips it;
+// --json prints the results as one JSON line on stdout instead of the table (bench/peers uses both).
 //
 // The seeded backup and its throwaway keys are kept in --dir and reused while --rows matches.
 import { spawnSync } from 'node:child_process';
@@ -156,9 +156,10 @@ function machineJiffies() {
   return { busy: total - idle, total };
 }
 
-/** Waits (up to 2 minutes) for a second in which the machine is under 0.3 cores busy. */
+/** Waits (up to --quiet-wait seconds, default 120) for a second in which the machine is under 0.3 cores busy. */
 function waitForQuiet() {
-  for (let i = 0; i < 120; i++) {
+  const limit = Number(opt('--quiet-wait', '120'));
+  for (let i = 0; i < limit; i++) {
     const a = machineJiffies();
     spawnSync('sleep', ['1']);
     const b = machineJiffies();
@@ -225,4 +226,4 @@ for (const x of results) {
   console.log(`| ${x.threads} | ${x.run} | ${x.values.toLocaleString('en-US')} | ${x.wall.toFixed(1)} | ${x.rekeySeconds.toFixed(1)} | ${x.valuesPerSecond.toLocaleString('en-US')} | ` +
     `${x.valuesPerWallSecond.toLocaleString('en-US')} | ${x.cpu.toFixed(1)} | ${x.utilisation.toFixed(2)} | ${x.peakRssMiB.toFixed(1)} | ${x.otherCpu.toFixed(1)}${x.quiet ? '' : ' ¹'} |`);
 }
-if (results.some((x) => !x.quiet)) console.log('\n¹ the machine did not become quiet (< 0.3 cores busy) within 2 minutes before this run');
+if (results.some((x) => !x.quiet)) console.log('\n¹ the machine did not become quiet (< 0.3 cores busy) within --quiet-wait before this run');

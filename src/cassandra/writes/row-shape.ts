@@ -20,6 +20,8 @@ export interface ShapeColumn {
   readonly type: CqlType;
   readonly isStatic: boolean;
   readonly multiCell: boolean;
+  /** Position among the table's non-key columns (-1 for a key column): names statement shapes in caches. */
+  readonly index: number;
 }
 
 /** A table, ready to build statements for. */
@@ -32,7 +34,11 @@ export interface TableShape {
   readonly clustering: readonly ShapeColumn[];
   /** Non-key columns by name, in nonKeyColumns order (static, then regular, each by name). */
   readonly columns: ReadonlyMap<string, ShapeColumn>;
+  /** Partition key then clustering columns. */
+  readonly primaryKey: readonly ShapeColumn[];
   readonly isCounter: boolean;
+  /** CQL text by statement shape, built once per shape (row-writes.ts): same text, same prepared statement. */
+  readonly cqlCache: Map<number | string, string>;
 }
 
 /** A live single cell (scalar, frozen value, counter), bindable. */
@@ -72,6 +78,8 @@ export interface DecodedRow {
   readonly clustering: readonly unknown[] | null;
   readonly partitionKeyBytes: number;
   readonly clusteringBytes: number;
+  /** Partition key then clustering values (the partition key alone for a static-only row), bindable. */
+  readonly keyParams: readonly unknown[];
   readonly singles: readonly SingleValue[];
   readonly multis: readonly MultiValue[];
   /** Whether `c` held any regular (non-static) cell, expired or not. */
@@ -88,18 +96,22 @@ export interface BackupRow {
 
 /** The shape of `table` in `keyspace`; user types are resolved from `types`. */
 export function tableShapeFor(keyspace: string, table: TableSchema, types: readonly UserTypeSchema[]): TableShape {
-  const shape = (column: { readonly name: string; readonly type: string; readonly kind: string }): ShapeColumn => {
+  const shape = (column: { readonly name: string; readonly type: string; readonly kind: string }, index: number): ShapeColumn => {
     const type = parseCqlType(column.type, types);
-    return { name: column.name, quoted: quoteIdentifier(column.name), type, isStatic: column.kind === 'static', multiCell: isMultiCell(type) };
+    return { name: column.name, quoted: quoteIdentifier(column.name), type, isStatic: column.kind === 'static', multiCell: isMultiCell(type), index };
   };
+  const partitionKey = partitionKeyColumns(table).map((column) => shape(column, -1));
+  const clustering = clusteringColumns(table).map((column) => shape(column, -1));
   return {
     keyspace,
     table: table.name,
     qualified: `${quoteIdentifier(keyspace)}.${quoteIdentifier(table.name)}`,
-    partitionKey: partitionKeyColumns(table).map(shape),
-    clustering: clusteringColumns(table).map(shape),
-    columns: new Map(nonKeyColumns(table).map((column) => [column.name, shape(column)])),
+    partitionKey,
+    clustering,
+    columns: new Map(nonKeyColumns(table).map((column, index) => [column.name, shape(column, index)])),
+    primaryKey: [...partitionKey, ...clustering],
     isCounter: table.isCounter,
+    cqlCache: new Map(),
   };
 }
 
@@ -132,7 +144,10 @@ export function decodeRow(shape: TableShape, row: BackupRow, nowSeconds: number)
     expiredCells++;
     return false;
   };
-  for (const name of Object.keys(c)) {
+  let present = 0;
+  for (const name in c) {
+    if (!Object.hasOwn(c, name)) continue;
+    present++;
     if (!shape.columns.has(name)) throw rowError(shape, k, `"c" names "${name}", which is not a non-key column of the table`);
   }
   // In the table's column order, not the JSON's: the same columns always make the same CQL text.
@@ -165,13 +180,14 @@ export function decodeRow(shape: TableShape, row: BackupRow, nowSeconds: number)
     if (elements.length > 0) multis.push({ column, elements });
   }
   if (staticOnly && hasRegularCells) throw rowError(shape, k, 'a row without clustering values (static-only) has regular cells');
-  if (staticOnly && Object.keys(c).length === 0) throw rowError(shape, k, 'a row without clustering values (static-only) has no static cell');
+  if (staticOnly && present === 0) throw rowError(shape, k, 'a row without clustering values (static-only) has no static cell');
   return {
     k,
     partitionKey,
     clustering,
     partitionKeyBytes: sumBytes(k.slice(0, shape.partitionKey.length)),
     clusteringBytes: sumBytes(clusteringJson),
+    keyParams: clustering === null ? partitionKey : [...partitionKey, ...clustering],
     singles,
     multis,
     hasRegularCells,
@@ -189,11 +205,7 @@ export function keyFor(shape: TableShape, row: DecodedRow, isStatic: boolean): {
   if (isStatic || row.clustering === null) {
     return { columns: shape.partitionKey, params: row.partitionKey, bytes: row.partitionKeyBytes };
   }
-  return {
-    columns: [...shape.partitionKey, ...shape.clustering],
-    params: [...row.partitionKey, ...row.clustering],
-    bytes: row.partitionKeyBytes + row.clusteringBytes,
-  };
+  return { columns: shape.primaryKey, params: row.keyParams, bytes: row.partitionKeyBytes + row.clusteringBytes };
 }
 
 /** The TTL to write for a cell expiring at `expiresAt`: 0 (no TTL, despite a table default) when it has none. */
@@ -203,14 +215,21 @@ export function ttlFor(expiresAt: number | null, nowSeconds: number): number {
 
 /** Cells grouped by (writetime, expiry), groups in order of first appearance. */
 export function groupByTime<T extends { readonly writetime: bigint; readonly expiresAt: number | null }>(cells: readonly T[]): T[][] {
-  const groups = new Map<string, T[]>();
+  // A row has a handful of groups: a linear scan beats building a string key per cell.
+  const groups: T[][] = [];
   for (const cell of cells) {
-    const key = `${cell.writetime}|${cell.expiresAt ?? ''}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [cell]);
+    let group: T[] | undefined;
+    for (const candidate of groups) {
+      const first = candidate[0] as T;
+      if (first.writetime === cell.writetime && first.expiresAt === cell.expiresAt) {
+        group = candidate;
+        break;
+      }
+    }
+    if (group === undefined) groups.push([cell]);
     else group.push(cell);
   }
-  return [...groups.values()];
+  return groups;
 }
 
 /**
@@ -218,8 +237,14 @@ export function groupByTime<T extends { readonly writetime: bigint; readonly exp
  * text, an overestimate for blobs (base64) and small numbers, so batches sized with it stay under limits.
  */
 export function jsonBytes(json: JsonValue): number {
+  // Fast paths with the same result: a number's JSON is String(n) (finite: NaN travels as a
+  // string); a string of printable ASCII without `"` or `\` is its own JSON between two quotes.
+  if (typeof json === 'number' && Number.isFinite(json)) return 4 + String(json).length;
+  if (typeof json === 'string' && PLAIN_ASCII.test(json)) return 6 + json.length;
   return 4 + Buffer.byteLength(JSON.stringify(json), 'utf8');
 }
+
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** A row that does not fit its table (code BACKUP_INVALID unless told otherwise), naming table and key. */
 export function rowError(shape: TableShape, k: unknown, problem: string, code: 'BACKUP_INVALID' | 'INVALID_INPUT' = 'BACKUP_INVALID', hint?: string): CassetteError {

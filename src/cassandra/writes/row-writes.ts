@@ -41,7 +41,7 @@ import { quoteIdentifier } from '../values/identifiers.js';
 import { listWriteFor, type ListWrite } from './list-writes.js';
 import {
   decodeRow, groupByTime, keyFor, rowError, tableShapeFor, ttlFor, whereClause,
-  type BackupRow, type DecodedRow, type MultiValue, type SingleValue, type TableShape,
+  type BackupRow, type DecodedRow, type MultiValue, type ShapeColumn, type SingleValue, type TableShape,
 } from './row-shape.js';
 import { conditionalGuardFor, planConditionalRow } from './row-writes-lwt.js';
 import type { TableSchema, UserTypeSchema } from '../schema/model.js';
@@ -153,16 +153,38 @@ function planPlainRow(shape: TableShape, row: DecodedRow, nowSeconds: number, sh
 function insertGroup(shape: TableShape, row: DecodedRow, isStatic: boolean, group: readonly SingleValue[], nowSeconds: number, shift: (writetime: bigint) => bigint): WriteStatement {
   const first = group[0] as SingleValue;
   const key = keyFor(shape, row, isStatic);
-  const names = [...key.columns.map((column) => column.quoted), ...group.map((cell) => cell.column.quoted)];
-  const params = [...key.params, ...group.map((cell) => cell.value), shift(first.writetime), ttlFor(first.expiresAt, nowSeconds)];
-  return {
-    cql: `INSERT INTO ${shape.qualified} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`,
-    params,
-    idempotent: true,
-    conditional: false,
-    bytes: key.bytes + group.reduce((n, cell) => n + cell.bytes, 0) + 12,
-    ...(first.expiresAt === null ? {} : { ttls: [{ index: params.length - 1, expiresAt: first.expiresAt }] }),
-  };
+  const params: unknown[] = key.params.slice();
+  let bytes = key.bytes + 12;
+  for (const cell of group) {
+    params.push(cell.value);
+    bytes += cell.bytes;
+  }
+  params.push(shift(first.writetime), ttlFor(first.expiresAt, nowSeconds));
+  const statement: WriteStatement = { cql: insertCql(shape, key.columns, isStatic || row.clustering === null, group), params, idempotent: true, conditional: false, bytes };
+  return first.expiresAt === null ? statement : { ...statement, ttls: [{ index: params.length - 1, expiresAt: first.expiresAt }] };
+}
+
+/**
+ * The INSERT text for `group`'s columns under `keyColumns`, built once per (key kind, column set)
+ * and kept in the shape: the driver finds its prepared statement by this text, so the same shape
+ * always hashes the same string instance.
+ */
+function insertCql(shape: TableShape, keyColumns: readonly ShapeColumn[], partitionOnly: boolean, group: readonly SingleValue[]): string {
+  let cacheKey: number | string;
+  if (shape.columns.size <= 30) {
+    let mask = 0;
+    for (const cell of group) mask |= 1 << cell.column.index;
+    cacheKey = mask * 2 + (partitionOnly ? 1 : 0);
+  } else {
+    cacheKey = `${partitionOnly ? 's' : 'r'}${group.map((cell) => cell.column.index).join(',')}`;
+  }
+  let cql = shape.cqlCache.get(cacheKey);
+  if (cql === undefined) {
+    const names = [...keyColumns.map((column) => column.quoted), ...group.map((cell) => cell.column.quoted)];
+    cql = `INSERT INTO ${shape.qualified} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`;
+    shape.cqlCache.set(cacheKey, cql);
+  }
+  return cql;
 }
 
 /** The row marker of a row that exists only through its primary key (TTL 0: the table default must not apply). */

@@ -187,7 +187,7 @@ export async function loadChunk(
 
   // Statements of consecutive rows of one partition go together; a new partition flushes.
   let unit: Unit | undefined;
-  let unitPartition = '';
+  let unitKey: readonly JsonValue[] = [];
   const flush = async (): Promise<void> => {
     if (unit !== undefined && unit.rows.length > 0) {
       await submit(unit);
@@ -217,18 +217,21 @@ export async function loadChunk(
           expiredRows++; // every cell had expired: the row would no longer exist
           continue;
         }
-        const partition = JSON.stringify(row.k.slice(0, partitionKeyColumns));
-        const rowBytes = plan.statements.reduce((n, s) => n + s.bytes, 0);
-        const conditional = plan.statements.some((s) => s.conditional);
+        let rowBytes = 0;
+        let conditional = false;
+        for (const statement of plan.statements) {
+          rowBytes += statement.bytes;
+          if (statement.conditional) conditional = true;
+        }
         // Conditional writes go alone: Cassandra refuses USING TIMESTAMP in them and a conditional
         // batch would tie the rows' outcomes together.
-        if (unit === undefined || partition !== unitPartition || conditional || unit.bytes + rowBytes > settings.batchBytes) {
+        if (unit === undefined || !samePartition(unitKey, row.k, partitionKeyColumns) || conditional || unit.bytes + rowBytes > settings.batchBytes) {
           await flush();
           unit = { rows: [], statements: [], bytes: 0 };
-          unitPartition = partition;
+          unitKey = row.k;
         }
         unit.rows.push({ row, plan });
-        unit.statements.push(...plan.statements);
+        for (const statement of plan.statements) unit.statements.push(statement);
         unit.bytes += rowBytes;
         if (conditional) await flush();
       }
@@ -240,4 +243,17 @@ export async function loadChunk(
   }
   if (failure !== undefined) throw failure.error;
   return { rows: count, written, expiredCells, expiredRows, rejected, races };
+}
+
+/** Whether two rows' keys (§6.3 JSON) start with the same `columns` partition key values. */
+function samePartition(a: readonly JsonValue[], b: readonly JsonValue[], columns: number): boolean {
+  for (let i = 0; i < columns; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    // Scalars differ; a frozen collection, tuple or UDT key is compared by its JSON.
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }
