@@ -1,7 +1,7 @@
 // Micro-benchmark of the export's per-row work on real rows (docs/benchmarks.md, "Export hot path"):
 // reads `--rows` rows of exp_bench.wide once through the driver (the backup's SELECT and client
 // settings), then times encodeRow + join + gzip of them, alternating the two builds given.
-// Usage: node bench/export-encode-micro.mjs <distA> <distB> [--rows 20000] [--rounds 5]
+// Usage: [NO_GZIP=1] CASSANDRA_PORT=… node bench/export-encode-micro.mjs <distA> <distB> [--rows 20000] [--rounds 5]
 import cassandra from 'cassandra-driver';
 import { gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
@@ -20,9 +20,9 @@ const B = await load(distB);
 const client = new cassandra.Client({
   contactPoints: [`127.0.0.1:${process.env.CASSANDRA_PORT ?? '9042'}`], localDataCenter: 'datacenter1', encoding: A.codec.DRIVER_ENCODING,
 });
-await client.connect(); console.error("connected");
+await client.connect();
 const schema = await A.capture.captureKeyspace({ execute: async (cql, params, options) => { const rs = await client.execute(cql, params, options); return { rows: rs.rows, pageState: rs.pageState ?? undefined }; } }, 'exp_bench');
-console.error("schema"); const readerA = A.reader.tableReaderFor(schema, 'wide');
+const readerA = A.reader.tableReaderFor(schema, 'wide');
 const readerB = B.reader.tableReaderFor(schema, 'wide');
 const rows = [];
 let pageState;
