@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --max-old-space-size=384
 // The heap cap keeps peak memory flat over long runs: without it V8 on a large machine lets garbage
 // grow to ~4x the live heap before collecting (docs/benchmarks.md). 384 MiB leaves room for
-// --parallel 4 x 2 pages x 2000 rows of ~20 KiB; for wider rows lower --fetch-size, or run
-// `node --max-old-space-size=<MiB> $(command -v cassette) …`.
+// --parallel 4 x 2 pages, each of at most ~4 MiB of rows whatever their width (page-sizer.ts); for
+// more, run `node --max-old-space-size=<MiB> $(command -v cassette) …`.
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, which the README's
 // set-up commands run). Kept as plain JS so `npx cassette` works without a TypeScript loader.
 import { existsSync } from 'node:fs';

@@ -54,11 +54,16 @@ export function tableReaderFor(schema: KeyspaceSchema, tableName: string, column
   const select = [...keyColumns.map((c) => quoteIdentifier(c.name)), ...projection.selectors].join(', ');
   const cql = `SELECT ${select} FROM ${quoteIdentifier(schema.name)}.${quoteIdentifier(table.name)} WHERE ${token} > ? AND ${token} <= ?`;
   const keyCount = keyColumns.length;
+  const width = keyCount + projection.selectors.length;
+  // Reused by every row: encodeRow is synchronous and nothing keeps the array.
+  const values = new Array<unknown>(width);
   return {
     cql,
     ...(approximate === undefined || approximate.approximated.length === 0 ? {} : { approximated: approximate.approximated }),
     encodeRow(row, readAtSeconds) {
-      const values = row.values();
+      // By position, not row.values(): the driver's values() walks the row's keys with for…in and a
+      // callback per column (4% of the export's CPU), and enumerates array-index column names first.
+      for (let i = 0; i < width; i++) values[i] = row.get(i);
       const k = new Array<unknown>(keyCount);
       for (let i = 0; i < keyCount; i++) {
         const value = values[i];

@@ -34,7 +34,11 @@ export type { JsonValue } from './json-value.js';
  *   replica of each token. Read replication from system_schema, not from driver metadata.
  * - no `set` option, on purpose: sets then decode to arrays in Cassandra's order. `Set` would merge
  *   `0.0` and `-0.0` in a `set<double>` and misalign its WRITETIME list.
- * - `copyBuffer` and `useUndefinedAsUnset` keep the driver's defaults (true, true).
+ * - `copyBuffer: false`: blob, uuid, timeuuid and inet values are views of the page's network
+ *   buffer instead of copies, which keeps the frame alive as long as any value of it is: fine, since
+ *   rows are encoded and dropped page by page and no caller keeps a value past its page. It saves
+ *   three allocations and copies per row on the export's wide rows: −25% client CPU per row
+ *   (docs/benchmarks.md, "Export hot path"). `useUndefinedAsUnset` keeps the driver's default (true).
  *
  * Reading WRITETIME/TTL of multi-cell columns also needs installNullListElementFix()
  * (driver-list-decoding.ts) to have run in the process.
@@ -43,6 +47,7 @@ export const DRIVER_ENCODING = Object.freeze({
   map: CqlMap,
   useBigIntAsLong: true,
   useBigIntAsVarint: true,
+  copyBuffer: false,
 });
 
 /**

@@ -16,6 +16,7 @@ import { isRepositoryOutage } from '../../storage/blob-store.js';
 import { DEFAULT_RETRY_FOR_MS, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../retry.js';
 import { writeChunks } from './chunk-writer.js';
 import { readRange } from './read-range.js';
+import { PageSizer } from './page-sizer.js';
 import type { TableReader } from '../../cassandra/reads/table-reader.js';
 import type { RangeRoute } from '../../cassandra/ring/read-routes.js';
 import { isPermanentReadError } from '../../cassandra/reads/read-errors.js';
@@ -36,6 +37,8 @@ export interface RangeJob {
 
 export interface ExportRangeSettings {
   readonly fetchSize: number;
+  /** Raw NDJSON bytes one page should hold at most (page-sizer.ts); DEFAULT_PAGE_BYTES when absent. */
+  readonly pageBytes?: number;
   readonly consistency: number;
   readonly gzipLevel: number;
   readonly maxChunkBytes: number;
@@ -72,8 +75,10 @@ async function attemptRange(job: RangeJob, n: number, settings: ExportRangeSetti
   const route = job.route?.attempt(n);
   let rows = 0;
   let rawBytes = 0;
+  const sizer = new PageSizer(settings.fetchSize, settings.pageBytes);
   const pages = readRange(deps.session, job.reader.cql, [job.range.start, job.range.end], {
     fetchSize: settings.fetchSize,
+    pageRows: () => sizer.nextPageRows(),
     consistency: settings.consistency,
     signal: deps.signal,
     now: deps.now,
@@ -93,6 +98,7 @@ async function attemptRange(job: RangeJob, n: number, settings: ExportRangeSetti
       maxChunkBytes: settings.maxChunkBytes,
       signal: deps.signal,
       onBatch: (n, bytes) => {
+        sizer.observe(n, bytes);
         rows += n;
         rawBytes += bytes;
         deps.onRows(n, bytes);

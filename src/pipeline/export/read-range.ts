@@ -13,6 +13,8 @@ export interface Page {
 
 export interface ReadRangeOptions {
   readonly fetchSize: number;
+  /** Rows to ask for in each page, when it should vary (page-sizer.ts); `fetchSize` otherwise. */
+  readonly pageRows?: () => number;
   readonly consistency: number;
   /** Driver routing hints that send the reads to a replica of the range. */
   readonly routing?: object;
@@ -29,7 +31,7 @@ export async function* readRange(session: CqlSession, cql: string, params: reado
   const fetch = async (pageState: string | undefined): Promise<Page & { next: string | undefined }> => {
     const rs = await session.execute(cql, params, {
       prepare: true,
-      fetchSize: options.fetchSize,
+      fetchSize: options.pageRows?.() ?? options.fetchSize,
       consistency: options.consistency,
       isIdempotent: true,
       ...(options.routing === undefined ? {} : { routing: options.routing }),
