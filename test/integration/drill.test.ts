@@ -27,7 +27,7 @@ import { createDataset } from '../support/backup-dataset.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, clusterFor, runCli } from '../support/cassette.js';
 
-interface ManifestJson { tables: { name: string; ranges: { index: number; start: string; end: string; chunks: { key: string; bytes: number; sha256: string }[] }[] }[] }
+interface ManifestJson { totals: { bytes: number }; tables: { name: string; bytes: number; ranges: { index: number; start: string; end: string; chunks: { key: string; bytes: number; sha256: string }[] }[] }[] }
 
 describe('cassette drill', () => {
   const services = inject('services');
@@ -131,12 +131,16 @@ describe('cassette drill', () => {
     const sha256 = createHash('sha256').update(gz).digest('hex');
     const markerPath = join(repo, 'backups', tampered, 'ranges', 'events', `${String(range.index).padStart(5, '0')}.json`);
     const marker = JSON.parse(readFileSync(markerPath, 'utf8')) as { bytes: number; chunks: { bytes: number; sha256: string }[] };
+    const grown = gz.length - entry.bytes;
+    // Every byte count that includes the chunk moves with it: range entry and marker, table, totals.
     for (const doc of [range, marker]) {
       const e = doc.chunks[0] as { bytes: number; sha256: string };
-      (doc as { bytes: number }).bytes += gz.length - e.bytes;
+      (doc as { bytes: number }).bytes += grown;
       e.bytes = gz.length;
       e.sha256 = sha256;
     }
+    events.bytes += grown;
+    manifest.totals.bytes += grown;
     writeFileSync(markerPath, JSON.stringify(marker));
     writeFileSync(manifestPath, JSON.stringify(manifest));
 
