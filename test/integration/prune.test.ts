@@ -201,25 +201,30 @@ describe('cassette prune', () => {
     let stdout = '';
     child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    // Wait for the run itself: its lease and its first chunk; then freeze it where it is.
+    // Wait for the run itself: its lease and a chunk of a range still being read (no marker names
+    // it yet, so without the lease it would look like garbage). Frozen first, then looked at, so the
+    // chunk cannot be finished between the look and the freeze; thawed and tried again otherwise.
     let objects = new Map<string, number>();
-    for (let i = 0; i < 1200; i++) {
+    let inFlight: string[] = [];
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      child.kill('SIGSTOP');
       objects = await snapshot(store);
-      if ([...objects.keys()].some((k) => k.startsWith(leasesFolder())) && [...objects.keys()].some((k) => k.includes('/data/'))) break;
-      await sleep(25);
-    }
-    child.kill('SIGSTOP');
-    try {
-      objects = await snapshot(store);
-      expect([...objects.keys()].some((k) => k.endsWith('/manifest.json'))).toBe(false);
-      // Chunks of ranges still being read: no marker names them yet, so without the lease they would look like garbage.
       const named = new Set<string>();
       for (const key of [...objects.keys()].filter((k) => k.includes('/ranges/'))) {
         const marker = JSON.parse(await text(await store.get(key))) as { chunks: { key: string }[] };
         for (const c of marker.chunks) named.add(c.key);
       }
-      const inFlight = [...objects.keys()].filter((k) => k.includes('/data/') && !named.has(k.slice(k.indexOf('/data/') + 1)));
-      expect(inFlight.length).toBeGreaterThan(0);
+      inFlight = [...objects.keys()].filter((k) => k.includes('/data/') && !named.has(k.slice(k.indexOf('/data/') + 1)));
+      if ([...objects.keys()].some((k) => k.startsWith(leasesFolder())) && inFlight.length > 0) break;
+      child.kill('SIGCONT');
+      if (Date.now() > deadline || [...objects.keys()].some((k) => k.endsWith('/manifest.json'))) {
+        throw new Error('the backup never had a chunk in flight while it was looked at (it finished, or never started)');
+      }
+      await sleep(25);
+    }
+    try {
+      expect([...objects.keys()].some((k) => k.endsWith('/manifest.json'))).toBe(false);
       const pruner = holder(store, 'prune');
       const report = await runPrune({ policy: { keepLast: 1 }, forgetIncompleteOlderThanMs: 1, dryRun: false, parallel: 8 },
         { store, leases: pruner, progress: silentProgress, signal: new AbortController().signal, now: Date.now });
