@@ -73,7 +73,18 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
     return { statements, expiredCells: decoded.expiredCells, lists: [] };
   }
   const key = keyFor(shape, decoded, false);
-  const where = whereClause(key.columns);
+  /** The statement text for `group`, built once per column set and kept in the shape: same text, same prepared statement. */
+  const cqlFor = (kind: string, group: readonly SingleValue[], build: () => string): string => {
+    let cacheKey = kind;
+    for (const cell of group) cacheKey += `,${cell.column.index}`;
+    let cql = shape.cqlCache.get(cacheKey);
+    if (cql === undefined) {
+      cql = build();
+      shape.cqlCache.set(cacheKey, cql);
+    }
+    return cql;
+  };
+  const where = (): string => whereClause(key.columns);
   const ttl = (cell: SingleValue): number[] => (options.preserveTtl ? [ttlFor(cell.expiresAt, nowSeconds)] : []);
   const assignments = (group: readonly SingleValue[]): string => group.map((cell) => `${cell.column.quoted} = ?`).join(', ');
   const bytes = (group: readonly SingleValue[]): number => key.bytes + group.reduce((n, cell) => n + cell.bytes, 0) + 12;
@@ -82,11 +93,11 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
     (options.preserveTtl && cell.expiresAt !== null ? { ttls: [{ index, expiresAt: cell.expiresAt }] } : {});
 
   if (options.guard === 'timestamp') {
+    const using = [...(options.preserveWritetime ? ['TIMESTAMP ?'] : []), ...(options.preserveTtl ? ['TTL ?'] : [])];
     for (const group of groupByTime(decoded.singles)) {
       const first = group[0] as SingleValue;
-      const using = [...(options.preserveWritetime ? ['TIMESTAMP ?'] : []), ...(options.preserveTtl ? ['TTL ?'] : [])];
       statements.push({
-        cql: `UPDATE ${shape.qualified}${using.length === 0 ? '' : ` USING ${using.join(' AND ')}`} SET ${assignments(group)} WHERE ${where}`,
+        cql: cqlFor('t', group, () => `UPDATE ${shape.qualified}${using.length === 0 ? '' : ` USING ${using.join(' AND ')}`} SET ${assignments(group)} WHERE ${where()}`),
         params: [...(options.preserveWritetime ? [first.writetime] : []), ...ttl(first), ...group.map((cell) => cell.value), ...key.params],
         idempotent: true,
         conditional: false,
@@ -116,7 +127,7 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
     const head = group[0] as SingleValue;
     const condition = first ? ` IF ${conditions.map((c) => c.clause).join(' AND ')}` : '';
     statements.push({
-      cql: `UPDATE ${shape.qualified}${options.preserveTtl ? ' USING TTL ?' : ''} SET ${assignments(group)} WHERE ${where}${condition}`,
+      cql: cqlFor(first ? 'c' : 'u', group, () => `UPDATE ${shape.qualified}${options.preserveTtl ? ' USING TTL ?' : ''} SET ${assignments(group)} WHERE ${where()}${condition}`),
       params: [...ttl(head), ...group.map((cell) => cell.value), ...key.params, ...(first ? conditions.map((c) => c.value) : [])],
       // A repeated LWT re-evaluates its condition: it cannot apply twice.
       idempotent: true,
