@@ -58,7 +58,9 @@ export function startNode(n: number): void {
 export async function waitForHostsUp(client: cassandra.Client, up: readonly string[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const address = (h: cassandra.Host): string => h.address.split(':')[0] ?? h.address;
-  const policy = client.options.policies?.loadBalancing as { getDistance(host: cassandra.Host): number } | undefined;
+  // The driver's typings leave out `options`, which every Client has (the options it was built with, defaults filled in).
+  const { options } = client as unknown as { options: { policies?: { loadBalancing?: { getDistance(host: cassandra.Host): number } } } };
+  const policy = options.policies?.loadBalancing;
   const connected = (h: cassandra.Host): boolean => policy === undefined || policy.getDistance(h) !== cassandra.types.distance.ignored;
   for (;;) {
     const hosts = client.hosts.values();
