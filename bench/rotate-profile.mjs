@@ -4,7 +4,7 @@
 // the rotation's per-stage spans from its markers (first start to last finish of each stage).
 //
 //   npm run build && eval "$(scripts/services env)"
-//   node bench/rotate-profile.mjs [--rows 100000] [--runs 1] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--lwt]
+//   node bench/rotate-profile.mjs [--rows 100000] [--runs 1] [--workers N] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--lwt]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const env = process.env;
 const { values: o } = parseArgs({ options: {
   rows: { type: 'string', default: '100000' }, runs: { type: 'string', default: '1' }, 'node-flags': { type: 'string', default: '' },
-  lwt: { type: 'boolean', default: false }, extra: { type: 'string', default: '' },
+  lwt: { type: 'boolean', default: false }, extra: { type: 'string', default: '' }, workers: { type: 'string' },
 } });
 const host = env.CASSETTE_TEST_CASSANDRA_HOST ?? '127.0.0.1';
 const port = Number(env.CASSETTE_TEST_CASSANDRA_PORT ?? '9042');
@@ -46,6 +46,7 @@ for (let run = 1; run <= Number(o.runs); run++) {
   writeFileSync(config, [
     `cluster: {contact_points: ["${host}"], port: ${port}, local_dc: ${dc}, keyspace: ${keyspace}}`,
     `repo: ${join(work, 'repo')}`, 'key_version_column: key_version',
+    ...(o.workers === undefined ? [] : [`execution: {workers: ${Number(o.workers)}}`]),
     'provider: {type: fernet, old_key_env: BENCHP_OLD_KEY, new_key_env: BENCHP_NEW_KEY, old_key_version: v1, new_key_version: v2}',
     `tables:\n  - {name: ${TABLE}, partition_key: [id, shard], clustering_key: [at], encrypted_columns: [${ENCRYPTED_COLUMNS.join(', ')}], preserve_ttl: true, preserve_writetime: true, use_lwt_guard: ${o.lwt}}`, '',
   ].join('\n'));
