@@ -64,9 +64,10 @@ for (let run = 1; run <= Number(o.runs); run++) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) { walk(p); continue; }
       if (!name.endsWith('.json')) continue;
-      const stage = p.includes('/export/ranges/') ? 'export' : p.includes('/transform/') && p.includes('/ranges/') ? 'transform' : p.includes('/written/') ? 'write' : p.includes('/verified') ? 'verify' : null;
+      const stage = p.includes('/export/ranges/') ? 'export' : p.includes('/transform/done/') ? 'transform' : p.includes('/written/') ? 'write' : p.includes('/verified') ? 'verify' : null;
       if (stage === null) continue;
-      const doneAt = JSON.parse(readFileSync(p, 'utf8')).doneAt;
+      const doc = JSON.parse(readFileSync(p, 'utf8'));
+      const doneAt = doc.doneAt ?? doc.completedAt;
       if (doneAt === undefined) continue;
       const t = Date.parse(doneAt);
       spans[stage] = { first: Math.min(spans[stage]?.first ?? t, t), last: Math.max(spans[stage]?.last ?? t, t), n: (spans[stage]?.n ?? 0) + 1 };
