@@ -2,6 +2,8 @@
 // (bench/peers/dataset.mjs) into a fresh keyspace, runs `cassette rotate` on it under GNU time with
 // optional node flags (e.g. --cpu-prof), and prints wall, client CPU, Cassandra's CPU, peak RSS and
 // the rotation's per-stage spans from its markers (first start to last finish of each stage).
+// It runs `node [--node-flags] dist/cli/main.js`, so with V8's default heap, not the 384 MiB cap of
+// bin/cassette.js's shebang (pass --node-flags=--max-old-space-size=384 to measure what ships).
 //
 //   npm run build && eval "$(scripts/services env)"
 //   node bench/rotate-profile.mjs [--rows 100000] [--runs 1] [--workers N] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--lwt]
