@@ -6,7 +6,7 @@
 // bin/cassette.js's shebang (pass --node-flags=--max-old-space-size=384 to measure what ships).
 //
 //   npm run build && eval "$(scripts/services env)"
-//   node bench/rotate-profile.mjs [--rows 100000] [--runs 1] [--workers N] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--lwt]
+//   node bench/rotate-profile.mjs [--rows 100000] [--runs 1] [--workers N] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--lwt] [--extra "<more rotate flags>"]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -23,10 +23,14 @@
  *   Otherwise TTL = expiry − now, 0 for cells without expiry; cells already expired are skipped.
  */
 import { CassetteError } from '../../errors.js';
-import { decodeRow, groupByTime, keyFor, tableShapeFor, ttlFor, whereClause, type BackupRow, type SingleValue, type TableShape } from './row-shape.js';
+import { cachedCql, decodeRow, groupByTime, keyFor, tableShapeFor, ttlFor, whereClause, type BackupRow, type SingleValue, type TableShape } from './row-shape.js';
 import type { RowPlan, TableWriter, WriteStatement } from './row-writes.js';
 import type { TableSchema, UserTypeSchema } from '../schema/model.js';
 import { decodeValue, type JsonValue } from '../values/value-codec.js';
+
+/** cachedCql variants. A rotation writer has its own shape and one guard, so only these two texts share its cache. */
+const UPDATE_VARIANT = 0;
+const CONDITIONAL_VARIANT = 1;
 
 export interface RotationWriteOptions {
   readonly guard: 'timestamp' | 'lwt';
@@ -73,17 +77,6 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
     return { statements, expiredCells: decoded.expiredCells, lists: [] };
   }
   const key = keyFor(shape, decoded, false);
-  /** The statement text for `group`, built once per column set and kept in the shape: same text, same prepared statement. */
-  const cqlFor = (kind: string, group: readonly SingleValue[], build: () => string): string => {
-    let cacheKey = kind;
-    for (const cell of group) cacheKey += `,${cell.column.index}`;
-    let cql = shape.cqlCache.get(cacheKey);
-    if (cql === undefined) {
-      cql = build();
-      shape.cqlCache.set(cacheKey, cql);
-    }
-    return cql;
-  };
   const where = (): string => whereClause(key.columns);
   const ttl = (cell: SingleValue): number[] => (options.preserveTtl ? [ttlFor(cell.expiresAt, nowSeconds)] : []);
   const assignments = (group: readonly SingleValue[]): string => group.map((cell) => `${cell.column.quoted} = ?`).join(', ');
@@ -93,11 +86,13 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
     (options.preserveTtl && cell.expiresAt !== null ? { ttls: [{ index, expiresAt: cell.expiresAt }] } : {});
 
   if (options.guard === 'timestamp') {
-    const using = [...(options.preserveWritetime ? ['TIMESTAMP ?'] : []), ...(options.preserveTtl ? ['TTL ?'] : [])];
     for (const group of groupByTime(decoded.singles)) {
       const first = group[0] as SingleValue;
       statements.push({
-        cql: cqlFor('t', group, () => `UPDATE ${shape.qualified}${using.length === 0 ? '' : ` USING ${using.join(' AND ')}`} SET ${assignments(group)} WHERE ${where()}`),
+        cql: cachedCql(shape, UPDATE_VARIANT, group, () => {
+          const using = [...(options.preserveWritetime ? ['TIMESTAMP ?'] : []), ...(options.preserveTtl ? ['TTL ?'] : [])];
+          return `UPDATE ${shape.qualified}${using.length === 0 ? '' : ` USING ${using.join(' AND ')}`} SET ${assignments(group)} WHERE ${where()}`;
+        }),
         params: [...(options.preserveWritetime ? [first.writetime] : []), ...ttl(first), ...group.map((cell) => cell.value), ...key.params],
         idempotent: true,
         conditional: false,
@@ -127,7 +122,7 @@ function planRotatedRow(shape: TableShape, row: RotatedRow, nowSeconds: number, 
     const head = group[0] as SingleValue;
     const condition = first ? ` IF ${conditions.map((c) => c.clause).join(' AND ')}` : '';
     statements.push({
-      cql: cqlFor(first ? 'c' : 'u', group, () => `UPDATE ${shape.qualified}${options.preserveTtl ? ' USING TTL ?' : ''} SET ${assignments(group)} WHERE ${where()}${condition}`),
+      cql: cachedCql(shape, first ? CONDITIONAL_VARIANT : UPDATE_VARIANT, group, () => `UPDATE ${shape.qualified}${options.preserveTtl ? ' USING TTL ?' : ''} SET ${assignments(group)} WHERE ${where()}${condition}`),
       params: [...ttl(head), ...group.map((cell) => cell.value), ...key.params, ...(first ? conditions.map((c) => c.value) : [])],
       // A repeated LWT re-evaluates its condition: it cannot apply twice.
       idempotent: true,

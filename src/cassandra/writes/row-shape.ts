@@ -37,7 +37,7 @@ export interface TableShape {
   /** Partition key then clustering columns. */
   readonly primaryKey: readonly ShapeColumn[];
   readonly isCounter: boolean;
-  /** CQL text by statement shape, built once per shape (row-writes.ts): same text, same prepared statement. */
+  /** CQL text by statement shape, built once per shape ({@link cachedCql}): same text, same prepared statement. */
   readonly cqlCache: Map<number | string, string>;
 }
 
@@ -193,6 +193,29 @@ export function decodeRow(shape: TableShape, row: BackupRow, nowSeconds: number)
     hasRegularCells,
     expiredCells,
   };
+}
+
+/**
+ * The CQL text of statement kind `variant` (0–7, the caller's numbering) over `group`'s columns,
+ * built by `build` the first time and kept in the shape: the driver finds its prepared statement
+ * by this text, so the same statement shape always hashes the same string instance. Keyed by a
+ * bit mask of the columns (a string for tables of more than 30 non-key columns).
+ */
+export function cachedCql(shape: TableShape, variant: number, group: readonly SingleValue[], build: () => string): string {
+  let cacheKey: number | string;
+  if (shape.columns.size <= 30) {
+    let mask = 0;
+    for (const cell of group) mask |= 1 << cell.column.index;
+    cacheKey = mask * 8 + variant;
+  } else {
+    cacheKey = `${variant}:${group.map((cell) => cell.column.index).join(',')}`;
+  }
+  let cql = shape.cqlCache.get(cacheKey);
+  if (cql === undefined) {
+    cql = build();
+    shape.cqlCache.set(cacheKey, cql);
+  }
+  return cql;
 }
 
 /** `"pk" = ? AND "ck" = ?` over `columns` (never empty: a partition key always exists). */

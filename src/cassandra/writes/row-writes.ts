@@ -40,7 +40,7 @@ import { CqlMap } from '../values/cql-map.js';
 import { quoteIdentifier } from '../values/identifiers.js';
 import { listWriteFor, type ListWrite } from './list-writes.js';
 import {
-  decodeRow, groupByTime, keyFor, rowError, tableShapeFor, ttlFor, whereClause,
+  cachedCql, decodeRow, groupByTime, keyFor, rowError, tableShapeFor, ttlFor, whereClause,
   type BackupRow, type DecodedRow, type MultiValue, type ShapeColumn, type SingleValue, type TableShape,
 } from './row-shape.js';
 import { conditionalGuardFor, planConditionalRow } from './row-writes-lwt.js';
@@ -164,27 +164,12 @@ function insertGroup(shape: TableShape, row: DecodedRow, isStatic: boolean, grou
   return first.expiresAt === null ? statement : { ...statement, ttls: [{ index: params.length - 1, expiresAt: first.expiresAt }] };
 }
 
-/**
- * The INSERT text for `group`'s columns under `keyColumns`, built once per (key kind, column set)
- * and kept in the shape: the driver finds its prepared statement by this text, so the same shape
- * always hashes the same string instance.
- */
+/** The INSERT text for `group`'s columns under `keyColumns` (variant 1: partition key only). */
 function insertCql(shape: TableShape, keyColumns: readonly ShapeColumn[], partitionOnly: boolean, group: readonly SingleValue[]): string {
-  let cacheKey: number | string;
-  if (shape.columns.size <= 30) {
-    let mask = 0;
-    for (const cell of group) mask |= 1 << cell.column.index;
-    cacheKey = mask * 2 + (partitionOnly ? 1 : 0);
-  } else {
-    cacheKey = `${partitionOnly ? 's' : 'r'}${group.map((cell) => cell.column.index).join(',')}`;
-  }
-  let cql = shape.cqlCache.get(cacheKey);
-  if (cql === undefined) {
+  return cachedCql(shape, partitionOnly ? 1 : 0, group, () => {
     const names = [...keyColumns.map((column) => column.quoted), ...group.map((cell) => cell.column.quoted)];
-    cql = `INSERT INTO ${shape.qualified} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`;
-    shape.cqlCache.set(cacheKey, cql);
-  }
-  return cql;
+    return `INSERT INTO ${shape.qualified} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`;
+  });
 }
 
 /** The row marker of a row that exists only through its primary key (TTL 0: the table default must not apply). */
