@@ -76,6 +76,15 @@ const SAMPLE_ROW_FACTOR = 10;
 export async function runDoctor(config: RotationConfig, deps: DoctorDeps, options: DoctorOptions = {}): Promise<DoctorReport> {
   const checkedAt = new Date(deps.now()).toISOString();
   const keys = await checkKeys(config, deps);
+  try {
+    return await runChecks(config, deps, options, checkedAt, keys);
+  } finally {
+    // The cipher is the doctor's own (a KMS provider holds connections and data keys).
+    keys.cipher?.close?.();
+  }
+}
+
+async function runChecks(config: RotationConfig, deps: DoctorDeps, options: DoctorOptions, checkedAt: string, keys: KeysResult): Promise<DoctorReport> {
   const cluster = await checkCluster(config, deps.session);
   const schemaChecks = cluster.schema === undefined ? [] : checkTables(config, cluster.schema, keys.versions);
   const sample = options.sample ?? DEFAULT_SAMPLE;
@@ -178,6 +187,7 @@ function keyErrorCode(err: unknown): ErrorCode {
 
 /** The versions written in the config, when every key has one (used when the keys do not load). */
 function configuredVersions(spec: CipherSpec): KeyVersions | undefined {
+  if (spec.kms !== undefined) return { newVersion: spec.kms.newCmk.version, oldVersions: [...new Set(spec.kms.oldCmks.map((k) => k.version))] };
   const newVersion = spec.newKey?.version;
   const oldVersions = spec.oldKeys.map((k) => k.version);
   if (newVersion === undefined || !oldVersions.every((v): v is string => v !== undefined)) return undefined;
@@ -201,7 +211,9 @@ async function checkKeys(config: RotationConfig, deps: DoctorDeps): Promise<Keys
   const versions = { newVersion: cipher.newKeyVersion, oldVersions: cipher.oldKeyVersions };
   const old = versions.oldVersions.length === 0 ? 'no old keys' : `old key${versions.oldVersions.length > 1 ? 's' : ''} ${versions.oldVersions.join(', ')}`;
   const loaded = check('keys.load', 'ok', `${cipher.type} keys loaded: new key ${versions.newVersion}, ${old}`);
-  return { checks: [loaded, await roundTrip(config, cipher)], cipher, versions };
+  const own = (await cipher.check?.()) ?? [];
+  const providerChecks = own.map((c) => check(c.id, c.status, c.message, { ...(c.hint === undefined ? {} : { hint: c.hint }), ...(c.code === undefined ? {} : { code: c.code }) }));
+  return { checks: [loaded, ...providerChecks, await roundTrip(config, cipher)], cipher, versions };
 }
 
 async function roundTrip(config: RotationConfig, cipher: ColumnCipher): Promise<DoctorCheck> {

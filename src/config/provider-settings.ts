@@ -7,12 +7,14 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { CipherSpec, KeySpec } from '../crypto/cipher.js';
+import type { CipherSpec, KeySpec, KmsSpec } from '../crypto/cipher.js';
 import { echo, formatPath, type Path } from './config-problems.js';
 import { filePath, integer, section, type NormalizeContext } from './setting-parts.js';
 
-/** Provider types a rotation config may name. A KMS is used through a `module` provider. */
-export const PROVIDER_TYPES: readonly CipherSpec['type'][] = ['fernet', 'aes-gcm', 'module'];
+/** Provider types a rotation config may name (`aws_kms`, cassandra-rekey's spelling, is read as `aws-kms`). */
+export const PROVIDER_TYPES: readonly CipherSpec['type'][] = ['fernet', 'aes-gcm', 'aws-kms', 'module'];
+/** cassandra-rekey's defaults for the versions of its aws_kms keys. */
+const KMS_DEFAULT_VERSIONS = { old: 'v1', new: 'v2' } as const;
 
 const envName = z
   .string({ error: 'expected the name of an environment variable' })
@@ -20,15 +22,17 @@ const envName = z
 const keyVersion = z.union([z.string().min(1), z.number()], { error: 'expected a key version, such as "2"' });
 const keyId = integer('expected a key id, an integer from 0 to 4294967295', 0, 0xffff_ffff);
 
-const TYPE_EXPECTED = 'expected the provider type fernet, aes-gcm or module';
-const KMS_NOTE = 'a KMS is used through a module provider (type: module, module: ./my-kms.mjs)';
+const TYPE_EXPECTED = 'expected the provider type fernet, aes-gcm, aws-kms or module';
+const KMS_NOTE = 'another KMS is used through a module provider (type: module, module: ./my-kms.mjs)';
 const providerType = z
   .string({ error: TYPE_EXPECTED })
+  .transform((type) => (type === 'aws_kms' ? 'aws-kms' : type))
   .refine((type) => (PROVIDER_TYPES as readonly string[]).includes(type), {
     error: (issue) => `${TYPE_EXPECTED}, got ${echo(issue.input)}; ${KMS_NOTE}`,
     params: { hint: 'write a module provider that calls your KMS and set type: module; see docs/config.md' },
   })
   .transform((type) => type as CipherSpec['type']);
+const cmkName = z.string({ error: 'expected a CMK: key ARN, key id, alias name (alias/…) or alias ARN' }).min(1, { error: 'expected a CMK, not an empty string' });
 
 const KEY_REF_EXPECTED = 'expected {env: VARIABLE} or {file: PATH}, with optional version and id (keys come only from environment variables or files)';
 const keyRef = section({ env: envName.optional(), file: filePath.optional(), version: keyVersion.optional(), id: keyId.optional() }, KEY_REF_EXPECTED);
@@ -48,6 +52,11 @@ export const providerSchema = section(
     old_keys: z.array(keyRef, { error: `expected a non-empty list of keys: ${KEY_REF_EXPECTED}` }).min(1, { error: 'expected a non-empty list of keys' }).optional(),
     new_key: keyRef.optional(),
     module: filePath.optional(),
+    old_cmk_arn: z.union([cmkName, z.array(cmkName).min(1, { error: 'expected at least one CMK' })], { error: 'expected a CMK or a list of CMKs' }).optional(),
+    new_cmk_arn: cmkName.optional(),
+    aws_region: z.string({ error: 'expected an AWS region, such as eu-west-1' }).min(1).optional(),
+    data_key_reuse: z.unknown(),
+    data_key_cache: z.unknown(),
     options: z.record(z.string(), z.unknown(), { error: 'expected a mapping of provider options' }).optional(),
     associated_data: z.unknown(),
     key_id_prefix: z.unknown(),
@@ -62,6 +71,8 @@ type RawKeyRef = z.output<typeof keyRef>;
 export function normalizeProvider(p: RawProvider, ctx: NormalizeContext): CipherSpec {
   const at: Path = ['provider'];
   const problem = (path: Path, message: string): void => void ctx.problems.push({ path, message });
+  if (p.type === 'aws-kms') return normalizeKms(p, ctx);
+  for (const name of KMS_ONLY) if (p[name] !== undefined) problem([...at, name], 'applies only to type: aws-kms');
   const keys: { spec: KeySpec; path: Path }[] = [];
 
   /** One key, from the flat form (`new_key_env: X`, at `provider`) or a mapping (`{env: X}`, at `path`). */
@@ -125,6 +136,47 @@ export function normalizeProvider(p: RawProvider, ctx: NormalizeContext): Cipher
     ...(p.module === undefined ? {} : { module: resolve(ctx.base, p.module) }),
     options,
   };
+}
+
+const KMS_ONLY = ['old_cmk_arn', 'new_cmk_arn', 'aws_region', 'data_key_reuse', 'data_key_cache'] as const;
+const LOCAL_KEY_SETTINGS = ['old_key_env', 'old_key_file', 'old_key_id', 'new_key_env', 'new_key_file', 'new_key_id', 'old_keys', 'new_key', 'module', 'associated_data', 'key_id_prefix'] as const;
+
+/**
+ * aws-kms: the CMKs (cassandra-rekey's `old_cmk_arn`, `new_cmk_arn`, `aws_region`; `old_cmk_arn`
+ * may be a list) with one version for the old CMKs and one for the new (`old_key_version`,
+ * `new_key_version`, cassandra-rekey's defaults v1 and v2). Keys live in KMS: key env/file settings are refused.
+ */
+function normalizeKms(p: RawProvider, ctx: NormalizeContext): CipherSpec {
+  const at: Path = ['provider'];
+  const problem = (path: Path, message: string): void => void ctx.problems.push({ path, message });
+  for (const name of LOCAL_KEY_SETTINGS) {
+    if (p[name] !== undefined) problem([...at, name], 'does not apply to type: aws-kms, whose keys stay in KMS (new_cmk_arn, old_cmk_arn)');
+  }
+  if (p.new_cmk_arn === undefined) problem(at, 'aws-kms needs new_cmk_arn: the CMK new data keys come from');
+  if (p.old_cmk_arn === undefined) problem(at, 'aws-kms needs old_cmk_arn: the CMK (or a list of CMKs) values are encrypted under now');
+  const version = (name: 'old_key_version' | 'new_key_version', fallback: string): string => {
+    const written = p[name];
+    return written === undefined ? fallback : (versionText(written, [...at, name], ctx) ?? fallback);
+  };
+  const newVersion = version('new_key_version', KMS_DEFAULT_VERSIONS.new);
+  const oldVersion = version('old_key_version', KMS_DEFAULT_VERSIONS.old);
+  if (newVersion === oldVersion) problem([...at, 'new_key_version'], `the same key version as old_key_version (${JSON.stringify(oldVersion)}); the new CMK's values need a version of their own`);
+  const olds = p.old_cmk_arn === undefined ? [] : typeof p.old_cmk_arn === 'string' ? [p.old_cmk_arn] : p.old_cmk_arn;
+  olds.forEach((cmk, i) => {
+    if (cmk === p.new_cmk_arn) problem([...at, 'old_cmk_arn', ...(typeof p.old_cmk_arn === 'string' ? [] : [i])], 'the same CMK as new_cmk_arn; old and new CMKs must differ');
+  });
+  const kms: KmsSpec = {
+    newCmk: { cmk: p.new_cmk_arn ?? '', version: newVersion },
+    oldCmks: olds.map((cmk) => ({ cmk, version: oldVersion })),
+    ...(p.aws_region === undefined ? {} : { region: p.aws_region }),
+  };
+  const options: Record<string, unknown> = { ...(p.options ?? {}) };
+  for (const name of ['data_key_reuse', 'data_key_cache'] as const) {
+    if (p[name] === undefined) continue;
+    if (name in options) problem([...at, name], 'also given under provider.options; give it once');
+    else options[name] = p[name];
+  }
+  return { type: 'aws-kms', oldKeys: [], options, kms };
 }
 
 /** The entries of `record` whose value is not undefined (exactOptionalPropertyTypes-friendly). */

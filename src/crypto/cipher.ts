@@ -27,15 +27,43 @@ export interface KeySpec {
 
 /** The provider part of a rotation config, normalized (src/config/rotation-config.ts). */
 export interface CipherSpec {
-  readonly type: 'fernet' | 'aes-gcm' | 'module';
+  readonly type: 'fernet' | 'aes-gcm' | 'module' | 'aws-kms';
   /** The key every value is re-encrypted under. Required by fernet and aes-gcm; optional for a module that manages its own keys. */
   readonly newKey?: KeySpec;
   /** Keys values may currently be encrypted under, in trial order (fernet/aes-gcm: at least one; module: may be empty). */
   readonly oldKeys: readonly KeySpec[];
   /** `module`: path of the user's ES module (absolute, or relative to the config file's folder, already resolved). */
   readonly module?: string;
-  /** Provider options as written in the config (aes-gcm: `associated_data`, `key_id_prefix`; module: anything). */
+  /** Provider options as written in the config (aes-gcm: `associated_data`, `key_id_prefix`; aws-kms: `data_key_reuse`, `data_key_cache`; module: anything). */
   readonly options: Readonly<Record<string, unknown>>;
+  /** aws-kms: the master keys (CMKs) in KMS, in place of `newKey` and `oldKeys`. */
+  readonly kms?: KmsSpec;
+}
+
+/** A CMK as the config names it (key ARN, key id, alias name or alias ARN) and the version its values carry. */
+export interface KmsKeySpec {
+  readonly cmk: string;
+  readonly version: string;
+}
+
+/** The aws-kms provider's keys: new values get data keys from `newCmk`; values under any of the CMKs open. */
+export interface KmsSpec {
+  readonly newCmk: KmsKeySpec;
+  readonly oldCmks: readonly KmsKeySpec[];
+  /** The AWS region; else AWS_REGION, AWS_DEFAULT_REGION, or the region of a CMK given as an ARN. */
+  readonly region?: string;
+}
+
+/** One check a provider makes of its own keys for `cassette doctor` (a KMS round trip per CMK). */
+export interface ProviderCheck {
+  /** Stable identifier, such as `kms.new_cmk`. */
+  readonly id: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  /** One line; never key material. */
+  readonly message: string;
+  readonly hint?: string;
+  /** On a failure: INVALID_INPUT or PROVIDER_UNAVAILABLE. */
+  readonly code?: 'INVALID_INPUT' | 'PROVIDER_UNAVAILABLE';
 }
 
 /** Where a value lives; aes-gcm can bind it as associated data. */
@@ -56,7 +84,7 @@ export interface Opened {
 }
 
 export interface ColumnCipher {
-  /** `fernet`, `aes-gcm` or `module`. */
+  /** `fernet`, `aes-gcm`, `aws-kms` or `module`. */
   readonly type: CipherSpec['type'];
   /** The version new values are sealed under. */
   readonly newKeyVersion: string;
@@ -79,4 +107,10 @@ export interface ColumnCipher {
    * PROVIDER_UNAVAILABLE when its encrypt fails.
    */
   seal(plaintext: Buffer, context: CipherContext): Buffer | Promise<Buffer>;
+  /** Checks of the provider's own keys beyond a seal/open round trip (aws-kms: each CMK); absent for local keys. */
+  check?(): Promise<readonly ProviderCheck[]>;
+  /** KMS calls made so far (aws-kms), for reports. */
+  readonly kmsCalls?: () => { readonly generateDataKey: number; readonly decrypt: number };
+  /** Releases what the provider holds (connections, cached data keys). Optional; idempotent. */
+  close?(): void;
 }

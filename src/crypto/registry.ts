@@ -8,13 +8,16 @@ import { CassetteError } from '../errors.js';
 import { createAesGcmCipher } from './aes-gcm.js';
 import type { CipherSpec, ColumnCipher } from './cipher.js';
 import { createFernetCipher } from './fernet.js';
+import { createAwsKmsCipher } from './kms/aws-kms-cipher.js';
+import { awsKeyService } from './kms/aws-kms-client.js';
 import { createModuleCipher } from './module-cipher.js';
 
 /**
  * The cipher a provider spec describes, its keys read from `env` and key files now.
  * Rejects with INVALID_INPUT for missing or malformed keys (fernet and aes-gcm need the new key
  * and at least one old key), unknown options, or a module that cannot be used; with
- * PROVIDER_UNAVAILABLE when a module reports its service down while starting.
+ * PROVIDER_UNAVAILABLE when a module reports its service down while starting, or (aws-kms) KMS
+ * cannot be reached to resolve a CMK.
  */
 export async function createCipher(spec: CipherSpec, env: Readonly<Record<string, string | undefined>>): Promise<ColumnCipher> {
   switch (spec.type) {
@@ -24,6 +27,8 @@ export async function createCipher(spec: CipherSpec, env: Readonly<Record<string
       return createAesGcmCipher(spec, env);
     case 'module':
       return createModuleCipher(spec, env);
+    case 'aws-kms':
+      return createAwsKmsCipher(spec, env, awsKeyService);
     default:
       return unknownType(spec.type);
   }
@@ -31,6 +36,6 @@ export async function createCipher(spec: CipherSpec, env: Readonly<Record<string
 
 function unknownType(type: never): never {
   throw new CassetteError('INVALID_INPUT', `unknown provider type ${String(type)}`, {
-    hint: 'the provider type is fernet, aes-gcm or module',
+    hint: 'the provider type is fernet, aes-gcm, aws-kms or module',
   });
 }

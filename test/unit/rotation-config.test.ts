@@ -241,10 +241,10 @@ describe('parseRotationConfig: errors name file:line:col, the path, what was exp
       .toBe('rekey.yaml:3:65: tables[0].consistency.write: expected a consistency level (ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE), got "LOCAL_QUROUM" (did you mean LOCAL_QUORUM?)');
   });
 
-  it('an unsupported provider type, such as cassandra-rekey\'s aws_kms, lists the supported ones and the module route', () => {
-    // Settings of the unsupported provider (key_arn here) are not reported as typos.
-    const err = failure(minimal({ provider: 'provider: {type: aws_kms, key_arn: x}' }));
-    expect(err.message).toBe('rekey.yaml:2:18: provider.type: expected the provider type fernet, aes-gcm or module, got "aws_kms"; a KMS is used through a module provider (type: module, module: ./my-kms.mjs)');
+  it('an unsupported provider type, such as a GCP KMS, lists the supported ones and the module route', () => {
+    // Settings of the unsupported provider (key_name here) are not reported as typos.
+    const err = failure(minimal({ provider: 'provider: {type: gcp_kms, key_name: x}' }));
+    expect(err.message).toBe('rekey.yaml:2:18: provider.type: expected the provider type fernet, aes-gcm, aws-kms or module, got "gcp_kms"; another KMS is used through a module provider (type: module, module: ./my-kms.mjs)');
     expect(err.hint).toContain('module');
   });
 
@@ -326,6 +326,21 @@ describe('parseRotationConfig: checks across settings', () => {
     expect(provider('type: aes-gcm, new_key_env: NEW')).toBe('rekey.yaml:2:11: provider: aes-gcm needs at least one old key: set old_key_env, old_key_file or old_keys');
     expect(provider('type: module')).toBe('rekey.yaml:2:11: provider: type module needs module: the path of your ES module, such as ./my-provider.mjs');
     expect(provider('type: fernet, old_key_env: OLD, new_key_env: NEW, module: m.mjs')).toContain('provider.module: applies only to type: module');
+  });
+
+  it('aws-kms (or cassandra-rekey\'s aws_kms) takes CMKs, never key env/file settings', () => {
+    const arn = (n: string): string => `arn:aws:kms:eu-west-2:111122223333:key/${n}`;
+    expect(parse(minimal({ provider: `provider: {type: aws_kms, old_cmk_arn: ${arn('a')}, new_cmk_arn: ${arn('b')}, aws_region: eu-west-2}` })).provider)
+      .toEqual({ type: 'aws-kms', oldKeys: [], options: {}, kms: { newCmk: { cmk: arn('b'), version: 'v2' }, oldCmks: [{ cmk: arn('a'), version: 'v1' }], region: 'eu-west-2' } });
+    expect(parse(minimal({ provider: 'provider: {type: aws-kms, old_cmk_arn: [alias/a, alias/c], new_cmk_arn: alias/b, old_key_version: "3", new_key_version: "4", data_key_reuse: 1}' })).provider)
+      .toEqual({ type: 'aws-kms', oldKeys: [], options: { data_key_reuse: 1 }, kms: { newCmk: { cmk: 'alias/b', version: '4' }, oldCmks: [{ cmk: 'alias/a', version: '3' }, { cmk: 'alias/c', version: '3' }] } });
+    expect(provider('type: aws-kms, old_cmk_arn: alias/a')).toContain('provider: aws-kms needs new_cmk_arn');
+    expect(provider('type: aws-kms, new_cmk_arn: alias/a')).toContain('provider: aws-kms needs old_cmk_arn');
+    expect(provider('type: aws-kms, old_cmk_arn: alias/a, new_cmk_arn: alias/a')).toContain('provider.old_cmk_arn: the same CMK as new_cmk_arn');
+    expect(provider('type: aws-kms, old_cmk_arn: alias/a, new_cmk_arn: alias/b, new_key_version: v1')).toContain('provider.new_key_version: the same key version as old_key_version');
+    expect(provider('type: aws-kms, old_cmk_arn: alias/a, new_cmk_arn: alias/b, new_key_env: NEW')).toContain('provider.new_key_env: does not apply to type: aws-kms');
+    expect(provider('type: fernet, old_key_env: OLD, new_key_env: NEW, new_cmk_arn: alias/b')).toContain('provider.new_cmk_arn: applies only to type: aws-kms');
+    expect(provider('type: aws-kms, old_cmk_arn: alias/a, new_cmk_arn: alias/b, data_key_reuse: 5, options: {data_key_reuse: 6}')).toContain('provider.data_key_reuse: also given under provider.options');
   });
 
   it('one way to give each key', () => {

@@ -83,6 +83,7 @@ export function registerRekey(program: Command, context: ProgramContext): void {
       }
     } finally {
       await transformer.close();
+      cipher.close?.();
     }
   });
 }

@@ -101,6 +101,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
         }
       } finally {
         await transformer.close();
+        cipher.close?.();
       }
     });
   });

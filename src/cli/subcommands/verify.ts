@@ -59,7 +59,7 @@ export function registerVerify(program: Command, context: ProgramContext): void 
       progress: json ? silentProgress : progressForStderr(),
       signal: context.signal,
       now: Date.now,
-    });
+    }).finally(() => cipher?.close?.());
     context.stdout(json ? `${JSON.stringify(report)}\n` : formatVerifyReport(report));
     if (!report.ok) {
       const first = report.problems[0];
