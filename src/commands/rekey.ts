@@ -27,7 +27,7 @@ import { readCompleteManifest, readDocument, readHeader, readManifest, readMarke
 import { checkDigest, openChunk } from '../pipeline/chunks/read-chunk.js';
 import { DigestCounter } from '../pipeline/export/chunk-writer.js';
 import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
-import { QUARANTINE_SAMPLE } from '../pipeline/transform/transform-chunk.js';
+import { QUARANTINE_SAMPLE, type KmsCalls } from '../pipeline/transform/transform-chunk.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
@@ -94,6 +94,8 @@ export interface RekeyReport extends RekeyTotals {
   readonly valuesThisRun: number;
   readonly durationMs: number;
   readonly valuesPerSecond: number;
+  /** KMS calls this run made (aws-kms provider only). */
+  readonly kmsCalls?: KmsCalls;
 }
 
 interface ChunkItem {
@@ -247,6 +249,7 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
   }
 
   let runTotals = ZERO_TOTALS;
+  let kmsCalls: KmsCalls | undefined;
   const quarantineSample: QuarantineEntry[] = [];
   /** Writes a range's marker once every chunk of it has one (the new chunks replace the source's). */
   const finishRange = async (table: string, range: RangeMarker): Promise<void> => {
@@ -290,6 +293,9 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
           }, deps.signal);
         });
         runTotals = addTotals(runTotals, totalsOf(result));
+        if (result.kmsCalls !== undefined) {
+          kmsCalls = { generateDataKey: (kmsCalls?.generateDataKey ?? 0) + result.kmsCalls.generateDataKey, decrypt: (kmsCalls?.decrypt ?? 0) + result.kmsCalls.decrypt };
+        }
         for (const q of result.quarantineSample) if (quarantineSample.length < QUARANTINE_SAMPLE) quarantineSample.push(q);
         if (targetId !== undefined && result.entry !== undefined) {
           const marker: RekeyChunkDone = {
@@ -358,5 +364,6 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
     valuesThisRun: runTotals.valuesRotated,
     durationMs,
     valuesPerSecond: Math.round((runTotals.valuesRotated * 1000) / durationMs),
+    ...(kmsCalls === undefined ? {} : { kmsCalls }),
   };
 }

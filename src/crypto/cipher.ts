@@ -107,6 +107,11 @@ export interface ColumnCipher {
    * PROVIDER_UNAVAILABLE when its encrypt fails.
    */
   seal(plaintext: Buffer, context: CipherContext): Buffer | Promise<Buffer>;
+  /**
+   * Values worth opening and sealing at once (aws-kms: 64, so KMS calls overlap); 1 when absent —
+   * local ciphers gain nothing from it.
+   */
+  readonly parallelism?: number;
   /** Checks of the provider's own keys beyond a seal/open round trip (aws-kms: each CMK); absent for local keys. */
   check?(): Promise<readonly ProviderCheck[]>;
   /** KMS calls made so far (aws-kms), for reports. */

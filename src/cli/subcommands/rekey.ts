@@ -24,7 +24,8 @@ export function formatRekeyReport(r: RekeyReport): string {
     `${n(r.valuesRotated)} values ${r.dryRun ? 'would be re-encrypted' : 're-encrypted'}, ${n(r.valuesAlreadyCurrent)} already under the new key, ` +
       `${n(r.rowsSkipped)} rows skipped (key version already new), ${n(r.valuesQuarantined)} quarantined`,
     ...r.tables.map((t) => `  ${t.name}: ${t.rotated ? `columns ${t.columns.join(', ')}` : 'copied unchanged'}, ${n(t.rows)} rows, ${n(t.chunks)} chunks`),
-    `this run: ${n(r.valuesThisRun)} values in ${(r.durationMs / 1000).toFixed(1)} s (${n(r.valuesPerSecond)} values/s)`,
+    `this run: ${n(r.valuesThisRun)} values in ${(r.durationMs / 1000).toFixed(1)} s (${n(r.valuesPerSecond)} values/s)` +
+      (r.kmsCalls === undefined ? '' : `, KMS calls: ${n(r.kmsCalls.generateDataKey)} GenerateDataKey, ${n(r.kmsCalls.decrypt)} Decrypt`),
   ];
   if (r.valuesQuarantined > 0) {
     lines.push(`quarantined (no key opens the value; table, column, primary key)${r.quarantineFolder === undefined ? '' : `, full list under ${r.quarantineFolder}`}:`);

@@ -31,6 +31,8 @@ export const DEFAULT_DATA_KEY_CACHE = 10_000;
 /** NIST SP 800-38D: at most 2^32 random-nonce encryptions per key. We stay far below. */
 const MAX_DATA_KEY_REUSE = 1_000_000;
 const MAX_DATA_KEY_CACHE = 1_000_000;
+/** Rows a transform rotates at once with this provider, so that their KMS calls overlap. */
+const PARALLELISM = 64;
 
 export interface AwsKmsOptions {
   readonly dataKeyReuse: number;
@@ -162,6 +164,7 @@ async function buildCipher(kms: KmsSpec, options: AwsKmsOptions, service: KeySer
     newKeyVersion: kms.newCmk.version,
     oldKeyVersions: Object.freeze([...new Set(kms.oldCmks.map((k) => k.version))]),
     textEncoding: 'base64',
+    parallelism: PARALLELISM,
     // Synchronous when the data key is at hand, so rotating values under cached keys costs no promise.
     open(ciphertext: Buffer, _context: CipherContext): Opened | undefined | Promise<Opened | undefined> {
       const parts = split(ciphertext);
