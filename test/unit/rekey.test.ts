@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runRekey, type RekeyDeps, type RekeyRequest } from '../../src/commands/rekey.js';
 import { silentProgress } from '../../src/commands/progress.js';
 import type { RotationConfig } from '../../src/config/rotation-types.js';
+import type { ColumnCipher } from '../../src/crypto/cipher.js';
 import { CassetteError } from '../../src/errors.js';
 import { manifestKey, schemaCqlKey } from '../../src/manifest/keys.js';
 import { readManifest } from '../../src/manifest/repository.js';
@@ -107,6 +108,29 @@ describe('runRekey', () => {
       expect(c.key_version?.v).toBe('2');
     }
     expect(after.rows.get('plain')).toEqual(before.rows.get('plain'));
+  });
+
+  it('a remote provider (parallelism > 1, answers out of order) writes the same rows in the same order and counts its KMS calls', async () => {
+    const serial = await setup();
+    const serialReport = await runRekey(request, deps(serial));
+    const store = await setup();
+    const base = fakeCipher();
+    let calls = 0;
+    // Every answer arrives after a random delay, so rows finish out of order.
+    const later = <T>(value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), Math.random() * 5));
+    const remote: ColumnCipher = {
+      ...base,
+      parallelism: 4,
+      open: (ciphertext, context) => { calls++; return later(base.open(ciphertext, context)); },
+      seal: (plaintext, context) => later(base.seal(plaintext, context)),
+      kmsCalls: () => ({ generateDataKey: 0, decrypt: calls }),
+    };
+    const report = await runRekey(request, deps(store, { cipher: remote, transformer: inProcessTransformer(store, remote) }));
+    expect(report.kmsCalls).toEqual({ generateDataKey: 0, decrypt: 25 });
+    const expected = (await readBackup(serial, serialReport.backupId as string)).rows.get('users')?.map((r) => ({ k: r.row.k, kv: (r.row.c as Record<string, { v: unknown }>).key_version?.v }));
+    const got = (await readBackup(store, report.backupId as string)).rows.get('users')?.map((r) => ({ k: r.row.k, kv: (r.row.c as Record<string, { v: unknown }>).key_version?.v }));
+    expect(got).toEqual(expected);
+    expect(got).toHaveLength(15);
   });
 
   it('is idempotent: re-keying the new backup rotates nothing', async () => {
