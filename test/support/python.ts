@@ -53,7 +53,10 @@ export function pythonPath(): string {
 
 /** Runs a Python program with `input` on stdin and `env` added; resolves its stdout. */
 function runPython(program: string, input: string, env: Record<string, string> = {}): Promise<string> {
-  const python = pythonPath();
+  return runPythonWith(pythonPath(), program, input, env);
+}
+
+function runPythonWith(python: string, program: string, input: string, env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-I', '-c', program], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -106,4 +109,64 @@ export async function fernetGenerateKeyInPython(): Promise<string> {
   const key = (await runPython('from cryptography.fernet import Fernet\nprint(Fernet.generate_key().decode("ascii"))', '')).trim();
   if (!/^[A-Za-z0-9_-]{43}=$/.test(key)) throw new Error('python printed something that is not a Fernet key');
   return key;
+}
+
+const REKEY_ENV_SCRIPT = fileURLToPath(new URL('../../scripts/python-rekey-env', import.meta.url));
+let rekeyResolved: string | undefined;
+
+/** The Python ≥ 3.12 with cassandra-rekey 0.1.0 and boto3 (scripts/python-rekey-env, or CASSETTE_TEST_REKEY_PYTHON). */
+export function rekeyPythonPath(): string {
+  const fromEnv = process.env['CASSETTE_TEST_REKEY_PYTHON'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (rekeyResolved !== undefined) return rekeyResolved;
+  try {
+    rekeyResolved = execFileSync(REKEY_ENV_SCRIPT, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    const stderr = (err as { stderr?: unknown }).stderr;
+    const reason = typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim().split('\n').at(-1) : String(err);
+    throw new Error(`no Python with cassandra-rekey for the KMS interop tests (set CASSETTE_TEST_REKEY_PYTHON or fix scripts/python-rekey-env): ${reason}`);
+  }
+  return rekeyResolved;
+}
+
+// cassandra-rekey's own aws_kms provider, with the boto3 client it builds itself (`boto3.client("kms")`,
+// pointed at local-kms by AWS_ENDPOINT_URL_KMS). Its decrypt passes KeyId=old CMK.
+const AWS_KMS_PROGRAM = `
+import base64, json, sys
+from cassandra_rekey.crypto.aws_kms import AwsKmsProvider
+request = json.load(sys.stdin)
+provider = AwsKmsProvider(request["old"], request["new"], "v2")
+out = []
+for value in request["values"]:
+    data = base64.b64decode(value)
+    if request["op"] == "encrypt":
+        out.append(base64.b64encode(provider.encrypt(data)).decode("ascii"))
+    else:
+        try:
+            out.append(base64.b64encode(provider.decrypt(data)).decode("ascii"))
+        except Exception:
+            out.append(None)
+json.dump(out, sys.stdout)
+`;
+
+/** Where cassandra-rekey's boto3 finds local-kms. */
+export interface KmsEndpoint {
+  readonly endpoint: string;
+  readonly region: string;
+}
+
+function kmsEnv(kms: KmsEndpoint): Record<string, string> {
+  return { AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_DEFAULT_REGION: kms.region, AWS_ACCESS_KEY_ID: 'cassette-test', AWS_SECRET_ACCESS_KEY: 'cassette-test' };
+}
+
+/** Values sealed by cassandra-rekey's aws_kms provider under `cmk` (one data key per value). */
+export async function awsKmsEncryptInPython(kms: KmsEndpoint, cmk: string, spare: string, plaintexts: readonly Buffer[]): Promise<Buffer[]> {
+  const out = JSON.parse(await runPythonWith(rekeyPythonPath(), AWS_KMS_PROGRAM, JSON.stringify({ op: 'encrypt', old: spare, new: cmk, values: plaintexts.map((p) => p.toString('base64')) }), kmsEnv(kms))) as string[];
+  return out.map((v) => Buffer.from(v, 'base64'));
+}
+
+/** cassandra-rekey's aws_kms decrypt with `cmk` as its old CMK; null where it fails. */
+export async function awsKmsDecryptInPython(kms: KmsEndpoint, cmk: string, spare: string, values: readonly Buffer[]): Promise<(Buffer | null)[]> {
+  const out = JSON.parse(await runPythonWith(rekeyPythonPath(), AWS_KMS_PROGRAM, JSON.stringify({ op: 'decrypt', old: cmk, new: spare, values: values.map((v) => v.toString('base64')) }), kmsEnv(kms))) as (string | null)[];
+  return out.map((v) => (v === null ? null : Buffer.from(v, 'base64')));
 }

@@ -131,7 +131,7 @@ describe('aws-kms cipher: the layout', () => {
     expect(fake.calls.decrypt).toBe(0);
     expect(await cipher.open(rekeyLayout(fake.wrap(FOREIGN, randomBytes(32)), Buffer.from('x')), context)).toBeUndefined();
     const flipped = Buffer.from(good);
-    flipped[flipped.length - 1] ^= 1;
+    flipped.writeUInt8((flipped.at(-1) ?? 0) ^ 1, flipped.length - 1);
     expect(await cipher.open(flipped, context)).toBeUndefined();
     expect(await cipher.open(Buffer.concat([good.subarray(0, 4), Buffer.from('W'), randomBytes(16), good.subarray(21)]), context)).toBeUndefined();
   });

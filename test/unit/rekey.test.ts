@@ -121,8 +121,8 @@ describe('runRekey', () => {
     const remote: ColumnCipher = {
       ...base,
       parallelism: 4,
-      open: (ciphertext, context) => { calls++; return later(base.open(ciphertext, context)); },
-      seal: (plaintext, context) => later(base.seal(plaintext, context)),
+      open: async (ciphertext, context) => { calls++; return later(await base.open(ciphertext, context)); },
+      seal: async (plaintext, context) => later(await base.seal(plaintext, context)),
       kmsCalls: () => ({ generateDataKey: 0, decrypt: calls }),
     };
     const report = await runRekey(request, deps(store, { cipher: remote, transformer: inProcessTransformer(store, remote) }));
