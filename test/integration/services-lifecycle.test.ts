@@ -4,13 +4,14 @@
  * ports shifted by 1000) so the suite's own services are never touched.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import cassandra from 'cassandra-driver';
+import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 
 const script = fileURLToPath(new URL('../../scripts/services', import.meta.url));
 const runDir = mkdtempSync(join(tmpdir(), 'cassette-lifecycle-'));
@@ -36,6 +37,14 @@ async function releaseVersion(port: number): Promise<string> {
   }
 }
 
+function kmsClient(settings: Record<string, string>): KMSClient {
+  return new KMSClient({
+    endpoint: settings.CASSETTE_TEST_KMS_ENDPOINT as string,
+    region: settings.CASSETTE_TEST_KMS_REGION as string,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, // local-kms checks none
+  });
+}
+
 function statusJson() {
   const r = services(['status', '--json']);
   const parsed = JSON.parse(r.stdout) as { services: { name: string; running: boolean; pid: number | null }[] };
@@ -48,14 +57,15 @@ describe('scripts/services lifecycle', () => {
     rmSync(runDir, { recursive: true, force: true });
   });
 
-  it('up provisions into an empty cache, starts both services and prints only export lines; a second up is a no-op', async () => {
-    // An empty cache: Maven copies Cassandra's jars and `go install` builds MinIO (from the warm Go
-    // module and build caches), and neither tool's output may reach stdout, which
+  it('up provisions into an empty cache, starts the three services and prints only export lines; a second up is a no-op', async () => {
+    // An empty cache: Maven copies Cassandra's jars and `go install` builds MinIO and local-kms (from
+    // the warm Go module and build caches), and no tool's output may reach stdout, which
     // `eval "$(scripts/services up)"` runs as shell code.
     const first = services(['up'], { CASSETTE_CACHE_DIR: join(runDir, 'fresh-cache') });
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toContain('provisioning Apache Cassandra');
     expect(first.stderr).toContain('building MinIO');
+    expect(first.stderr).toContain('building local-kms');
     const lines = first.stdout.split('\n');
     expect(lines.pop()).toBe(''); // ends with a newline
     for (const line of lines) expect(line).toMatch(/^export CASSETTE_TEST_[A-Z0-9_]+='[^']*'$/);
@@ -63,6 +73,11 @@ describe('scripts/services lifecycle', () => {
     expect(settings.CASSETTE_TEST_CASSANDRA_PORT).toBe(String(9042 + OFFSET));
     expect(settings.CASSETTE_TEST_S3_ENDPOINT).toBe(`http://127.0.0.1:${9000 + OFFSET}`);
     expect(settings.CASSETTE_TEST_S3_BUCKET).toBe('cassette-test');
+    expect(settings.CASSETTE_TEST_KMS_ENDPOINT).toBe(`http://127.0.0.1:${4599 + OFFSET}`);
+    expect(settings.CASSETTE_TEST_KMS_REGION).toBe('eu-west-2');
+    const arns = ['OLD', 'NEW', 'OTHER'].map((k) => settings[`CASSETTE_TEST_KMS_${k}_ARN`]);
+    for (const arn of arns) expect(arn).toMatch(/^arn:aws:kms:eu-west-2:111122223333:key\/[0-9a-f-]{36}$/);
+    expect(new Set(arns).size).toBe(3);
     expect(await releaseVersion(9042 + OFFSET)).toMatch(/^5\.0\./);
     const before = statusJson();
     expect(before.status).toBe(0);
@@ -74,7 +89,30 @@ describe('scripts/services lifecycle', () => {
     const after = statusJson();
     expect(after.byName.get('cassandra')?.pid).toBe(before.byName.get('cassandra')?.pid);
     expect(after.byName.get('minio')?.pid).toBe(before.byName.get('minio')?.pid);
-  }, 600_000); // provisioning: a Maven copy, a `go install` from warm caches, then a Cassandra start
+    expect(after.byName.get('local-kms')?.pid).toBe(before.byName.get('local-kms')?.pid);
+  }, 600_000); // provisioning: a Maven copy, two `go install`s from warm caches, then a Cassandra start
+
+  it('local-kms serves the seeded keys by alias, from a 0600 seed, and keeps them across a restart', async () => {
+    const settings = exported(services(['env']).stdout);
+    expect(statSync(join(runDir, 'local-kms', 'seed.yaml')).mode & 0o777).toBe(0o600);
+    const client = kmsClient(settings);
+    try {
+      for (const [alias, variable] of [['alias/cassette-old', 'OLD'], ['alias/cassette-new', 'NEW'], ['alias/cassette-other', 'OTHER']] as const) {
+        const described = await client.send(new DescribeKeyCommand({ KeyId: alias }));
+        expect(described.KeyMetadata?.Arn, alias).toBe(settings[`CASSETTE_TEST_KMS_${variable}_ARN`]);
+      }
+      const sealed = await client.send(new EncryptCommand({ KeyId: 'alias/cassette-old', Plaintext: Buffer.from('kept across a restart') }));
+      const pidBefore = statusJson().byName.get('local-kms')?.pid;
+      const restarted = services(['restart', 'local-kms']);
+      expect(restarted.status, restarted.stderr).toBe(0);
+      expect(statusJson().byName.get('local-kms')?.pid).not.toBe(pidBefore);
+      const opened = await client.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob }));
+      expect(Buffer.from(opened.Plaintext ?? new Uint8Array()).toString()).toBe('kept across a restart');
+      expect(opened.KeyId).toBe(settings.CASSETTE_TEST_KMS_OLD_ARN);
+    } finally {
+      client.destroy();
+    }
+  });
 
   it('down stops everything; up afterwards works again', async () => {
     const down = services(['down']);
@@ -111,7 +149,7 @@ describe('scripts/services lifecycle', () => {
       expect(errorLines).toHaveLength(1);
       expect(errorLines[0]).toContain(`port ${port}`);
       const after = statusJson();
-      expect([...after.byName.values()].every((s) => !s.running)).toBe(true); // minio was stopped again
+      expect([...after.byName.values()].every((s) => !s.running)).toBe(true); // minio and local-kms were stopped again
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

@@ -22,6 +22,17 @@ export interface S3Settings {
   readonly secretAccessKey: string;
 }
 
+/** local-kms: the AWS KMS API on loopback, with three seeded symmetric CMKs (any credentials work). */
+export interface KmsSettings {
+  /** `http://127.0.0.1:<port>`, plain HTTP. */
+  readonly endpoint: string;
+  readonly region: string;
+  /** Full key ARNs (`arn:aws:kms:<region>:111122223333:key/<id>`) of `alias/cassette-old`, `-new` and `-other`. */
+  readonly oldArn: string;
+  readonly newArn: string;
+  readonly otherArn: string;
+}
+
 /** The 4-node, two-datacenter cluster of `scripts/services up --cluster` (nodes 1-3 in dc1, 4 in dc2). */
 export interface ClusterSettings {
   /** Node addresses, node 1 first; `scripts/services stop-node N` stops hosts[N-1]. */
@@ -42,6 +53,7 @@ export interface ServiceSettings {
   /** A single node of Cassandra 4.1 (`scripts/services up --version 4.1`), a cluster of its own. */
   readonly c41: CassandraSettings;
   readonly s3: S3Settings;
+  readonly kms: KmsSettings;
 }
 
 /** The names every setting needs; if any is missing the services are started instead. */
@@ -54,6 +66,8 @@ export const REQUIRED_VARIABLES = [
   'CASSETTE_TEST_C41_CASSANDRA_HOST', 'CASSETTE_TEST_C41_CASSANDRA_PORT', 'CASSETTE_TEST_C41_CASSANDRA_DC',
   'CASSETTE_TEST_S3_ENDPOINT', 'CASSETTE_TEST_S3_BUCKET', 'CASSETTE_TEST_S3_REGION',
   'CASSETTE_TEST_S3_ACCESS_KEY_ID', 'CASSETTE_TEST_S3_SECRET_ACCESS_KEY',
+  'CASSETTE_TEST_KMS_ENDPOINT', 'CASSETTE_TEST_KMS_REGION',
+  'CASSETTE_TEST_KMS_OLD_ARN', 'CASSETTE_TEST_KMS_NEW_ARN', 'CASSETTE_TEST_KMS_OTHER_ARN',
 ] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -98,6 +112,13 @@ export function settingsFromEnv(env: Env): ServiceSettings | undefined {
       region: get('CASSETTE_TEST_S3_REGION'),
       accessKeyId: get('CASSETTE_TEST_S3_ACCESS_KEY_ID'),
       secretAccessKey: get('CASSETTE_TEST_S3_SECRET_ACCESS_KEY'),
+    },
+    kms: {
+      endpoint: get('CASSETTE_TEST_KMS_ENDPOINT'),
+      region: get('CASSETTE_TEST_KMS_REGION'),
+      oldArn: get('CASSETTE_TEST_KMS_OLD_ARN'),
+      newArn: get('CASSETTE_TEST_KMS_NEW_ARN'),
+      otherArn: get('CASSETTE_TEST_KMS_OTHER_ARN'),
     },
   };
 }

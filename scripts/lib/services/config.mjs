@@ -7,6 +7,8 @@ export const CASSANDRA_VERSION = '5.0.8';
 export const CASSANDRA_41_VERSION = '4.1.10';
 /** MinIO publishes no semver tags; this pseudo-version is master HEAD of 2026-02-12 (7aac2a2c5b7c). */
 export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
+/** local-kms (AWS KMS on loopback) has no version `go list -m -versions` accepts; this pseudo-version is its commit 2a5e92d09ab6 of 2026-02-28. */
+export const LOCAL_KMS_VERSION = 'v0.0.0-20260228092603-2a5e92d09ab6';
 export const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.10.0';
 
 export const cacheDir = process.env.CASSETTE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cassette');
@@ -24,6 +26,8 @@ export const cassandraLibDirFor = (version) => join(cacheDir, `cassandra-${versi
 export const cassandraLibDir = cassandraLibDirFor(CASSANDRA_VERSION);
 export const minioBinDir = join(cacheDir, `minio-${MINIO_VERSION}`);
 export const minioBinary = join(minioBinDir, 'minio');
+export const localKmsBinDir = join(cacheDir, `local-kms-${LOCAL_KMS_VERSION}`);
+export const localKmsBinary = join(localKmsBinDir, 'local-kms');
 
 /**
  * Cassandra profiles. `main` is the plain test cluster; `secure` adds PasswordAuthenticator and
@@ -67,5 +71,23 @@ export const CLUSTER_NODES = Object.freeze(
 );
 
 export const MINIO = Object.freeze({ name: 'minio', api: port(9000), console: port(9001), bucket: 'cassette-test', region: 'us-east-1' });
+
+/**
+ * local-kms: the KMS JSON API (TrentService) over plain HTTP. Three symmetric AES CMKs with fixed ids
+ * and an alias each, seeded at start; their key material is random, made when the service's folder
+ * is first created and kept there (never in the repository). ARNs are
+ * `arn:aws:kms:${region}:${accountId}:key/${id}`.
+ */
+export const KMS = Object.freeze({
+  name: 'local-kms',
+  port: port(4599),
+  region: 'eu-west-2',
+  accountId: '111122223333',
+  keys: Object.freeze({
+    old: Object.freeze({ id: '9458693b-5ac2-4b57-8763-ad9b557bec70', alias: 'alias/cassette-old' }),
+    new: Object.freeze({ id: '870dfeb0-420d-4ea9-aeee-ad9d09a19e30', alias: 'alias/cassette-new' }),
+    other: Object.freeze({ id: '209b3738-6fbc-43d9-86c7-80361124faab', alias: 'alias/cassette-other' }),
+  }),
+});
 
 export const DATACENTER = 'datacenter1';

@@ -1,26 +1,27 @@
 // scripts/services: provision, start, stop and report the real test services on loopback.
 // Usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json] | down [service…] | status [--json] | env
 //        | stop-node N [--graceful] | start-node N
-import { CASSANDRA_PROFILES, CLUSTER_NODES, MINIO, runDir } from './config.mjs';
+import { CASSANDRA_PROFILES, CLUSTER_NODES, KMS, MINIO, runDir } from './config.mjs';
 import { cassandraSettings, clusterSettings, restartCassandra, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
+import { kmsSettings, restartKms, startKms } from './kms.mjs';
 import { minioSettings, restartMinio, startMinio } from './minio.mjs';
 import { ServiceError, portAnswers, runningPid, stopService } from './process.mjs';
-import { findJava17, provisionCassandra, provisionMinio, requireOpenssl } from './provision.mjs';
+import { findJava17, provisionCassandra, provisionLocalKms, provisionMinio, requireOpenssl } from './provision.mjs';
 
 const CLUSTER_NAMES = CLUSTER_NODES.map((n) => n.name);
-const ALL = [MINIO.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, CASSANDRA_PROFILES.c41.name, ...CLUSTER_NAMES];
+const ALL = [MINIO.name, KMS.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, CASSANDRA_PROFILES.c41.name, ...CLUSTER_NAMES];
 const ALIASES = {
   secure: [CASSANDRA_PROFILES.secure.name], second: [CASSANDRA_PROFILES.second.name], main: [CASSANDRA_PROFILES.main.name], cluster: CLUSTER_NAMES,
-  c41: [CASSANDRA_PROFILES.c41.name], 4.1: [CASSANDRA_PROFILES.c41.name],
+  c41: [CASSANDRA_PROFILES.c41.name], 4.1: [CASSANDRA_PROFILES.c41.name], kms: [KMS.name],
 };
 /** `up --version V`: the extra single node of another Cassandra release. */
 const VERSION_PROFILES = { 4.1: CASSANDRA_PROFILES.c41 };
 
 const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json]   start (provisioning on first use); prints export lines
-       scripts/services down [minio|cassandra|secure|second|c41|cluster …]   stop and delete data (all by default)
+       scripts/services down [minio|local-kms|cassandra|secure|second|c41|cluster …]   stop and delete data (all by default)
        scripts/services stop-node N [--graceful]   SIGKILL (or SIGTERM) node N (1-${CLUSTER_NODES.length}) of the cluster, keeping its data
        scripts/services start-node N               restart node N on its data; waits until it sees the other nodes
-       scripts/services restart minio|cassandra|second [--down S]   stop and start again keeping the data (and credentials), S seconds down; waits until ready
+       scripts/services restart minio|local-kms|cassandra|second [--down S]   stop and start again keeping the data (and credentials, keys), S seconds down; waits until ready
        scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
        scripts/services env                        export lines for what is running`;
 
@@ -40,6 +41,7 @@ function shellQuote(value) {
 async function runningSettings() {
   const env = {};
   if (runningPid(MINIO.name) !== undefined) Object.assign(env, minioSettings());
+  if (runningPid(KMS.name) !== undefined) Object.assign(env, kmsSettings());
   for (const profile of Object.values(CASSANDRA_PROFILES)) {
     if (runningPid(profile.name) !== undefined) Object.assign(env, cassandraSettings(profile));
   }
@@ -63,6 +65,7 @@ async function up(flags, version) {
   provisionCassandra(java);
   for (const profile of profiles) if (profile.release !== undefined) provisionCassandra(java, profile.release);
   provisionMinio();
+  provisionLocalKms();
   if (profiles.some((p) => p.secure)) requireOpenssl();
 
   const started = [];
@@ -77,6 +80,8 @@ async function up(flags, version) {
   process.once('SIGTERM', onSignal);
   try {
     if (await startMinio()) started.push(MINIO.name);
+    started.push(KMS.name); // recorded first so a failed start is cleaned up too
+    if (!(await startKms())) started.pop();
     // Start the Cassandra nodes one after another: on 2 cores, parallel start-ups only contend.
     for (const profile of profiles) {
       started.push(profile.name); // recorded first so a failed start is cleaned up too
@@ -97,7 +102,7 @@ async function up(flags, version) {
 async function down(names) {
   const targets = names.length === 0 ? ALL : names.flatMap((n) => ALIASES[n] ?? [n]);
   for (const name of targets) {
-    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, cassandra, secure, second, c41 (4.1), cluster, ${CLUSTER_NAMES.join(', ')}`);
+    if (!ALL.includes(name)) throw new ServiceError(`unknown service "${name}"; known: minio, local-kms (kms), cassandra, secure, second, c41 (4.1), cluster, ${CLUSTER_NAMES.join(', ')}`);
   }
   for (const name of targets) {
     const was = await stopService(name);
@@ -129,9 +134,10 @@ async function restart(name, downSeconds) {
   if (!Number.isFinite(downMs) || downMs < 0) throw new ServiceError(`--down takes seconds, not "${downSeconds}"`);
   let restarted;
   if (name === 'minio') restarted = await restartMinio(downMs);
+  else if (name === KMS.name || name === 'kms') restarted = await restartKms(downMs);
   else if (name === 'cassandra' || name === 'main') restarted = await restartCassandra(CASSANDRA_PROFILES.main, findJava17(), downMs);
   else if (name === 'second') restarted = await restartCassandra(CASSANDRA_PROFILES.second, findJava17(), downMs);
-  else throw new ServiceError(`cannot restart "${name}": restart takes minio, cassandra or second (the secure node's certificates and role are made at start-up; use down and up)`);
+  else throw new ServiceError(`cannot restart "${name}": restart takes minio, local-kms, cassandra or second (the secure node's certificates and role are made at start-up; use down and up)`);
   if (!restarted) throw new ServiceError(`${name} is not running (in ${runDir}); start it with \`scripts/services up\``);
   process.stderr.write(`services: ${name} restarted on its data\n`);
 }
@@ -140,6 +146,7 @@ async function status(flags) {
   const rows = [];
   const endpoints = {
     [MINIO.name]: { host: '127.0.0.1', port: MINIO.api },
+    [KMS.name]: { host: '127.0.0.1', port: KMS.port },
     ...Object.fromEntries(Object.values(CASSANDRA_PROFILES).map((p) => [p.name, { host: '127.0.0.1', port: p.native }])),
     ...Object.fromEntries(CLUSTER_NODES.map((n) => [n.name, { host: n.address, port: n.native }])),
   };
@@ -156,7 +163,7 @@ async function status(flags) {
       process.stdout.write(`${r.name.padEnd(18)} ${state}\n`);
     }
   }
-  const mainUp = rows.filter((r) => r.name === MINIO.name || r.name === CASSANDRA_PROFILES.main.name).every((r) => r.running);
+  const mainUp = rows.filter((r) => [MINIO.name, KMS.name, CASSANDRA_PROFILES.main.name].includes(r.name)).every((r) => r.running);
   return mainUp ? 0 : 3;
 }
 

@@ -1,10 +1,11 @@
 // First-use provisioning into the cache (outside the work tree): Cassandra's jars from Maven
-// Central, MinIO built with `go install`. Later runs find them and do nothing.
+// Central, MinIO and local-kms built with `go install`. Later runs find them and do nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
-  CASSANDRA_VERSION, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, minioBinDir, minioBinary,
+  CASSANDRA_VERSION, LOCAL_KMS_VERSION, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, localKmsBinDir, localKmsBinary,
+  minioBinDir, minioBinary,
 } from './config.mjs';
 import { ServiceError } from './process.mjs';
 
@@ -88,26 +89,46 @@ export function provisionCassandra(java, version = CASSANDRA_VERSION) {
   }
 }
 
-/** Builds MinIO with `go install` at the pinned pseudo-version, unless cached. */
-export function provisionMinio() {
-  if (existsSync(minioBinary)) return;
-  requireTool('go', ['version'], 'install Go >= 1.24 (https://go.dev/dl or `apt-get install golang`)');
-  log(`building MinIO ${MINIO_VERSION} with go install into ${minioBinDir} (first run only; takes minutes)`);
+const GO_HINT = 'install Go >= 1.24 (https://go.dev/dl or `apt-get install golang`)';
+
+/**
+ * `go install module@version` into a fresh folder beside the cache, then the binary renamed into
+ * `binary`: a half-finished build is never used. CGO off, the local toolchain only; the caller has
+ * checked that `go` is there.
+ */
+function goInstall({ module, version, binary, tags = [] }) {
   mkdirSync(cacheDir, { recursive: true });
-  const work = mkdtempSync(join(cacheDir, 'minio-build-'));
+  const name = basename(binary);
+  const work = mkdtempSync(join(cacheDir, `${name}-build-`));
   try {
-    const r = spawnSync('go', ['install', '-trimpath', '-tags', 'kqueue', `github.com/minio/minio@${MINIO_VERSION}`], {
+    const r = spawnSync('go', ['install', '-trimpath', ...(tags.length > 0 ? ['-tags', tags.join(',')] : []), `${module}@${version}`], {
       stdio: TOOL_OUTPUT_TO_STDERR,
       env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOBIN: work, GOFLAGS: '-mod=mod' },
     });
-    if (r.status !== 0 || !existsSync(join(work, 'minio'))) {
-      throw new ServiceError(`\`go install github.com/minio/minio@${MINIO_VERSION}\` failed (exit ${r.status}); check access to the Go module proxy and re-run`);
+    if (r.status !== 0 || !existsSync(join(work, name))) {
+      throw new ServiceError(`\`go install ${module}@${version}\` failed (exit ${r.status}); check access to the Go module proxy and re-run`);
     }
-    mkdirSync(minioBinDir, { recursive: true });
-    renameSync(join(work, 'minio'), minioBinary);
+    mkdirSync(dirname(binary), { recursive: true });
+    renameSync(join(work, name), binary);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Builds MinIO with `go install` at the pinned pseudo-version, unless cached. */
+export function provisionMinio() {
+  if (existsSync(minioBinary)) return;
+  requireTool('go', ['version'], GO_HINT);
+  log(`building MinIO ${MINIO_VERSION} with go install into ${minioBinDir} (first run only; takes minutes)`);
+  goInstall({ module: 'github.com/minio/minio', version: MINIO_VERSION, binary: minioBinary, tags: ['kqueue'] });
+}
+
+/** Builds local-kms (AWS KMS on loopback) with `go install` at the pinned pseudo-version, unless cached. */
+export function provisionLocalKms() {
+  if (existsSync(localKmsBinary)) return;
+  requireTool('go', ['version'], GO_HINT);
+  log(`building local-kms ${LOCAL_KMS_VERSION} with go install into ${localKmsBinDir} (first run only; seconds)`);
+  goInstall({ module: 'github.com/nsmithuk/local-kms', version: LOCAL_KMS_VERSION, binary: localKmsBinary });
 }
 
 /** openssl is needed for the secure profile's throwaway CA. */
