@@ -7,7 +7,13 @@
 //
 //   npm run build && node bench/rekey-transform.mjs [--rows 1000000] [--threads 1,2] [--runs 1]
 //       [--dir /tmp/cassette-bench-rekey] [--reseed] [--quiet-wait 120] [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
-//       [--no-wait] [--json]
+//       [--no-wait] [--json] [--provider fernet|aws-kms] [--seed-reuse 1000] [--reuse 1000]
+//
+// --provider aws-kms rekeys aws-kms values (old CMK → new CMK) against the KMS named by the
+// CASSETTE_TEST_KMS_* variables (`eval "$(scripts/services up)"` starts local-kms): the seed seals
+// with --seed-reuse values per data key (1 = one data key per value, as cassandra-rekey writes
+// them; every such value then costs one Decrypt), the rekey with data_key_reuse --reuse. The
+// results add the KMS calls the rekey made.
 //
 // --quiet-wait bounds the wait for a quiet machine before each run (seconds); --no-wait skips it;
 // --json prints the results as one JSON line on stdout instead of the table (bench/peers uses both).
@@ -44,8 +50,31 @@ const opt = (name, fallback) => {
 const rows = Number(opt('--rows', '1000000'));
 const threadCounts = opt('--threads', '1,2').split(',').map(Number);
 const runs = Number(opt('--runs', '1'));
-const dir = opt('--dir', join(tmpdir(), 'cassette-bench-rekey'));
+const dir = opt('--dir', join(tmpdir(), `cassette-bench-rekey${process.argv.includes('aws-kms') ? `-kms-${opt('--seed-reuse', '1000')}` : ''}`));
 const nodeFlags = opt('--node-flags', '');
+const provider = opt('--provider', 'fernet');
+if (provider !== 'fernet' && provider !== 'aws-kms') {
+  console.error('bench: --provider is fernet or aws-kms');
+  process.exit(2);
+}
+const seedReuse = Number(opt('--seed-reuse', '1000'));
+const reuse = Number(opt('--reuse', '1000'));
+const kms = provider === 'aws-kms' ? kmsSettings() : undefined;
+
+/** local-kms (or another KMS) from the CASSETTE_TEST_KMS_* variables scripts/services prints. */
+function kmsSettings() {
+  const get = (name) => {
+    const value = process.env[`CASSETTE_TEST_KMS_${name}`];
+    if (!value) {
+      console.error(`bench: --provider aws-kms needs CASSETTE_TEST_KMS_${name}: run eval "$(scripts/services up)" first`);
+      process.exit(2);
+    }
+    return value;
+  };
+  return { endpoint: get('ENDPOINT'), region: get('REGION'), oldArn: get('OLD_ARN'), newArn: get('NEW_ARN'), otherArn: get('OTHER_ARN') };
+}
+const kmsEnv = kms === undefined ? {} : { AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_REGION: kms.region, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' };
+const oldVersion = provider === 'fernet' ? '1' : 'v1';
 const RANGES = 16;
 const ROWS_PER_PARTITION = 100;
 const MAX_CHUNK_BYTES = 8 << 20; // the backup default
@@ -60,7 +89,7 @@ const seedFile = join(dir, 'seed.json');
 async function seed() {
   if (!argv.includes('--reseed') && existsSync(seedFile)) {
     const seeded = JSON.parse(readFileSync(seedFile, 'utf8'));
-    if (seeded.rows === rows && existsSync(join(repo, 'backups', SOURCE_ID, 'manifest.json'))) return seeded;
+    if (seeded.rows === rows && (seeded.provider ?? 'fernet') === provider && existsSync(join(repo, 'backups', SOURCE_ID, 'manifest.json'))) return seeded;
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -97,7 +126,13 @@ async function seed() {
   await store.put(schemaCqlKey(SOURCE_ID), `CREATE KEYSPACE ${KEYSPACE} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};\n${cql};\n`, { ifAbsent: true });
   const key = fernetKey(Buffer.from(keys.old, 'base64url'), '1');
   const seconds = Math.floor(Date.now() / 1000);
-  const token = (text) => sealFernetToken(key, Buffer.from(text), seconds, randomBytes(16));
+  // aws-kms: sealed under the old CMK by cassette's own provider, as the stored text (base64) of both columns.
+  const seal = kms === undefined ? undefined : await (await dist('crypto/registry.js')).createCipher({
+    type: 'aws-kms', oldKeys: [], options: { data_key_reuse: seedReuse },
+    kms: { newCmk: { cmk: kms.oldArn, version: 'v1' }, oldCmks: [{ cmk: kms.otherArn, version: 'v0' }], region: kms.region },
+  }, kmsEnv);
+  const context = { keyspace: KEYSPACE, table: 'people', column: 'x' };
+  const fernetToken = (text) => sealFernetToken(key, Buffer.from(text), seconds, randomBytes(16));
   const markers = new Map([['people', new Map()]]);
   let written = 0;
   for (const range of bounds) {
@@ -105,19 +140,28 @@ async function seed() {
     const batches = async function* () {
       for (const tenant of inRange) {
         const lines = [];
-        for (let j = 0; j < ROWS_PER_PARTITION; j++) {
+        const ids = [];
+        for (let j = 0; j < ROWS_PER_PARTITION; j++) if (tenant.p * ROWS_PER_PARTITION + j < rows) ids.push(j);
+        const plain = ids.flatMap((j) => {
           const i = tenant.p * ROWS_PER_PARTITION + j;
-          if (i >= rows) break;
+          return [`user${i}@example.com`, `9${String(i % 100).padStart(2, '0')}-${String(i % 97).padStart(2, '0')}-${String(i % 9973).padStart(4, '0')}`];
+        });
+        // A partition's values are sealed together, so per-value KMS calls overlap.
+        const sealed = seal === undefined
+          ? plain.map((text, n) => (n % 2 === 0 ? fernetToken(text).toString('latin1') : fernetToken(text).toString('base64')))
+          : (await Promise.all(plain.map((text) => seal.seal(Buffer.from(text), context)))).map((b) => Buffer.from(b).toString('base64'));
+        for (const [n, j] of ids.entries()) {
+          const i = tenant.p * ROWS_PER_PARTITION + j;
           const t = BASE_TS + i;
           const expiring = i % 10 === 0 ? { e: 1_900_000_000 + (i % 1000) } : {};
           lines.push(JSON.stringify({
             k: [tenant.name, j],
             c: {
-              email: { v: token(`user${i}@example.com`).toString('latin1'), t, ...expiring },
-              key_version: { v: '1', t },
+              email: { v: sealed[2 * n], t, ...expiring },
+              key_version: { v: oldVersion, t },
               name: { v: `name ${i}`, t },
               score: { v: i, t },
-              ssn: { v: token(`9${String(i % 100).padStart(2, '0')}-${String(i % 97).padStart(2, '0')}-${String(i % 9973).padStart(4, '0')}`).toString('base64'), t, ...expiring },
+              ssn: { v: sealed[2 * n + 1], t, ...expiring },
             },
           }));
         }
@@ -143,7 +187,8 @@ async function seed() {
   }
   const manifest = buildManifest(header, markers, Date.now());
   await writeDocument(store, manifestKey(SOURCE_ID), manifest);
-  const seeded = { rows: written, chunks: manifest.totals.chunks, bytes: manifest.totals.bytes, keys, seedSeconds: (performance.now() - started) / 1000 };
+  seal?.close?.();
+  const seeded = { provider, rows: written, chunks: manifest.totals.chunks, bytes: manifest.totals.bytes, keys, seedSeconds: (performance.now() - started) / 1000 };
   writeFileSync(seedFile, JSON.stringify(seeded), { mode: 0o600 });
   return seeded;
 }
@@ -174,13 +219,15 @@ console.error(`bench: backup ${SOURCE_ID}: ${seeded.rows.toLocaleString('en-US')
 const config = join(dir, 'rekey.yaml');
 writeFileSync(config, [
   `cluster: {contact_points: [127.0.0.1], keyspace: ${KEYSPACE}}`,
-  'provider: {type: fernet, old_key_env: BENCH_OLD_KEY, new_key_env: BENCH_NEW_KEY, old_key_version: "1", new_key_version: "2"}',
+  kms === undefined
+    ? 'provider: {type: fernet, old_key_env: BENCH_OLD_KEY, new_key_env: BENCH_NEW_KEY, old_key_version: "1", new_key_version: "2"}'
+    : `provider: {type: aws-kms, old_cmk_arn: "${kms.oldArn}", new_cmk_arn: "${kms.newArn}", aws_region: ${kms.region}, data_key_reuse: ${reuse}}`,
   'tables:',
   '  - name: people',
   '    encrypted_columns: [ssn, email]',
   '',
 ].join('\n'));
-const env = { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_OLD_KEY: seeded.keys.old, BENCH_NEW_KEY: seeded.keys.new };
+const env = { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_OLD_KEY: seeded.keys.old, BENCH_NEW_KEY: seeded.keys.new, ...kmsEnv };
 // With --node-flags, node is started directly (NODE_OPTIONS refuses --cpu-prof), with the launcher's heap cap.
 const launcher = nodeFlags === '' ? [cli] : [process.execPath, '--max-old-space-size=384', ...nodeFlags.split(' ').filter(Boolean), cli];
 
@@ -208,10 +255,12 @@ for (let run = 1; run <= runs; run++) {
       valuesPerWallSecond: Math.round(report.valuesThisRun / wall), cpu, utilisation: cpu / wall,
       peakRssMiB: field('Maximum resident set size \\(kbytes\\)') / 1024,
       otherCpu: Math.max(0, (after.busy - before.busy) / 100 - cpu), quiet,
+      ...(report.kmsCalls === undefined ? {} : { kmsCalls: report.kmsCalls }),
     };
     results.push(result);
     console.error(`bench: --threads ${threads} run ${run}: ${result.values.toLocaleString('en-US')} values in ${result.rekeySeconds.toFixed(1)} s, ` +
-      `${result.valuesPerSecond.toLocaleString('en-US')} values/s, CPU ${cpu.toFixed(1)} s (${result.utilisation.toFixed(2)} cores), peak RSS ${result.peakRssMiB.toFixed(1)} MiB, other CPU ${result.otherCpu.toFixed(1)} s`);
+      `${result.valuesPerSecond.toLocaleString('en-US')} values/s, CPU ${cpu.toFixed(1)} s (${result.utilisation.toFixed(2)} cores), peak RSS ${result.peakRssMiB.toFixed(1)} MiB, other CPU ${result.otherCpu.toFixed(1)} s` +
+      (result.kmsCalls === undefined ? '' : `, KMS calls ${result.kmsCalls.generateDataKey} GenerateDataKey + ${result.kmsCalls.decrypt} Decrypt`));
     rmSync(join(repo, 'backups', report.backupId), { recursive: true, force: true });
   }
 }
