@@ -49,20 +49,21 @@ describe('aws-kms provider on local-kms, interoperating with cassandra-rekey', (
     AWS_ENDPOINT_URL_KMS: endpoint, AWS_REGION: kms.region, AWS_ACCESS_KEY_ID: 'cassette-test', AWS_SECRET_ACCESS_KEY: 'cassette-test',
   });
   /** cassandra-rekey's config, as it writes one for aws_kms (plus cassette's repo). */
-  const writeConfig = (name: string, provider: string): string => {
+  const writeConfig = (name: string, provider: string, tables: readonly string[] = ['people']): string => {
     const path = join(work, name);
     writeFileSync(path, [
       `cluster: {contact_points: ["${services.cassandra.host}:${services.cassandra.port}"], local_dc: ${services.cassandra.dc}, keyspace: ${keyspace}}`,
       `repo: ${repo}`,
       `provider: ${provider}`,
       'tables:',
-      '  - name: people',
-      '    encrypted_columns: [ssn]',
-      '    use_lwt_guard: false',
+      ...tables.flatMap((table) => [`  - name: ${table}`, '    encrypted_columns: [ssn]', '    use_lwt_guard: false']),
       '',
     ].join('\n'));
     return path;
   };
+  // A second table whose values are under two CMKs (old and other): cassette's list of old CMKs opens both.
+  const MIXED = 200;
+  const mixedPlain = Array.from({ length: MIXED }, (_, i) => Buffer.from(`mixed-${i}`));
   const rekeyProvider = `{type: aws_kms, old_cmk_arn: "${kms.oldArn}", new_cmk_arn: "${kms.newArn}", aws_region: ${kms.region}}`;
 
   beforeAll(async () => {
@@ -74,6 +75,11 @@ describe('aws-kms provider on local-kms, interoperating with cassandra-rekey', (
     let next = 0;
     const params = plaintexts.map((_, i) => [i, nulls(i) ? null : sealed[next++], `name-${i}`, 'v1', cassandra.types.Long.fromString(String(T0 + BigInt(i)))]);
     await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.people (id, ssn, name, key_version) VALUES (?, ?, ?, ?) USING TIMESTAMP ?`, params, { concurrencyLevel: 32 });
+    await client.execute(`CREATE TABLE ${keyspace}.mixed (id int PRIMARY KEY, ssn blob, key_version text)`);
+    const underOld = await awsKmsEncryptInPython(kms, kms.oldArn, kms.otherArn, mixedPlain.slice(0, MIXED / 2));
+    const underOther = await awsKmsEncryptInPython(kms, kms.otherArn, kms.oldArn, mixedPlain.slice(MIXED / 2));
+    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.mixed (id, ssn, key_version) VALUES (?, ?, ?)`,
+      [...underOld, ...underOther].map((value, i) => [i, value, 'v1']), { concurrencyLevel: 32 });
   }, 300_000);
 
   afterAll(async () => {
@@ -110,21 +116,25 @@ describe('aws-kms provider on local-kms, interoperating with cassandra-rekey', (
     expect(failed?.message).toContain(`new CMK ${kms.newArn}: KMS GenerateDataKey on ${kms.newArn} failed at http://127.0.0.1:9`);
   });
 
-  it('rekey (offline): the new backup\'s values open in cassandra-rekey under the new CMK only, with data keys shared', async () => {
+  it('rekey (offline, old CMKs listed): the new backup\'s values open in cassandra-rekey under the new CMK only, with data keys shared', async () => {
     const backup = runCli(['backup', '--repo', repo, '--keyspace', keyspace, ...connection(), '--json'], env());
     expect(backup.status, backup.stderr).toBe(0);
     const sourceId = (JSON.parse(backup.stdout) as { backupId: string }).backupId;
-    const config = writeConfig('rekey.yaml', rekeyProvider);
+    const config = writeConfig('rekey.yaml', `{type: aws-kms, old_cmk_arn: ["${kms.oldArn}", alias/cassette-other], new_cmk_arn: alias/cassette-new}`, ['people', 'mixed']);
     const r = runCli(['rekey', sourceId, '--config', config, '--threads', '2', '--json'], env());
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as RekeyReport;
-    expect(report).toMatchObject({ valuesRotated: stored.length, valuesQuarantined: 0 });
+    expect(report).toMatchObject({ valuesRotated: stored.length + MIXED, valuesQuarantined: 0 });
     // Each of cassandra-rekey's values has a data key of its own: one Decrypt each. Sealing shares data keys.
-    expect(report.kmsCalls?.decrypt).toBe(stored.length);
+    expect(report.kmsCalls?.decrypt).toBe(stored.length + MIXED);
     expect(report.kmsCalls?.generateDataKey).toBeGreaterThan(0);
-    expect(report.kmsCalls?.generateDataKey).toBeLessThanOrEqual(8);
+    expect(report.kmsCalls?.generateDataKey).toBeLessThanOrEqual(10);
 
-    const rows = (await readBackup(new FsStore(repo), report.backupId)).rows.get('people') ?? [];
+    const read = await readBackup(new FsStore(repo), report.backupId);
+    const mixed = [...(read.rows.get('mixed') ?? [])].sort((a, b) => (a.row.k[0] as number) - (b.row.k[0] as number));
+    const mixedOpened = await awsKmsDecryptInPython(kms, kms.newArn, kms.otherArn, mixed.map(({ row }) => Buffer.from(row.c.ssn?.v as string, 'base64')));
+    expect(mixedOpened.map((p) => p?.toString())).toEqual(mixedPlain.map((p) => p.toString()));
+    const rows = read.rows.get('people') ?? [];
     expect(rows).toHaveLength(ROWS);
     const byId = new Map(rows.map(({ row }) => [row.k[0] as number, row]));
     const ids = plaintexts.map((_, i) => i).filter((i) => !nulls(i));
