@@ -15,6 +15,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { openStore, type OpenStoreOptions } from '../storage/open-store.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import type { RepositoryLocation } from './shared-flags.js';
+import { SealedStore } from '../manifest/sealed-store.js';
 
 /** A connected cluster for backup and restore, closed by the caller. */
 export interface ClusterHandle extends BackupCluster, RestoreCluster {
@@ -93,7 +94,8 @@ export function storeOptionsFor(location: RepositoryLocation): OpenStoreOptions 
  * wrap it again with their own wait reporting; pipeline/retrying-store.ts).
  */
 export function openRepository(location: RepositoryLocation): BlobStore {
-  return withRepositoryRetries(openStore(location.url, storeOptionsFor(location)), { retryForMs: location.retryForMs });
+  // Encrypted backups read and write like plain ones through the SealedStore (format.md §12).
+  return withRepositoryRetries(new SealedStore(openStore(location.url, storeOptionsFor(location)), location.sealing), { retryForMs: location.retryForMs });
 }
 
 /** Connects, runs `work` with the cluster, and always closes it. */

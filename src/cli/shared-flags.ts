@@ -9,6 +9,8 @@ import {
   CONSISTENCY_NAMES, DEFAULT_CONSISTENCY, DEFAULT_SERIAL_CONSISTENCY, SERIAL_CONSISTENCY_NAMES, type ConnectionOptions,
 } from '../cassandra/connection/options.js';
 import { CassetteError } from '../errors.js';
+import type { SealingOptions } from '../manifest/sealed-store.js';
+import { checkRecipients, parseIdentityFile, parseRecipientsFile } from '../storage/age-codec.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,7 +39,15 @@ export function addRepositoryFlags(command: Command): Command {
     .option('--s3-endpoint <url>', 'S3 endpoint for MinIO and other S3-compatible stores [env CASSETTE_S3_ENDPOINT]')
     .option('--s3-region <region>', 'S3 region [env AWS_REGION, default us-east-1]')
     .option('--no-s3-path-style', 'use virtual-hosted-style S3 URLs (default: path-style when --s3-endpoint is given)')
-    .addOption(new Option('--retry-for <duration>', 'wait out an outage of the repository or of Cassandra for this long before failing: 90s, 5m, 1h; 0 fails at the first error [env CASSETTE_RETRY_FOR]').default(undefined, '5m'));
+    .addOption(new Option('--retry-for <duration>', 'wait out an outage of the repository or of Cassandra for this long before failing: 90s, 5m, 1h; 0 fails at the first error [env CASSETTE_RETRY_FOR]').default(undefined, '5m'))
+    .option('--identity <file>', 'age identity file (age-keygen output) that opens encrypted backups [env CASSETTE_AGE_IDENTITY_FILE]');
+}
+
+/** Adds the flags that encrypt what a command writes (backup, rekey). */
+export function addEncryptionFlags(command: Command): Command {
+  return command
+    .option('--encrypt-to <recipient>', 'encrypt the new backup with age to this public key (age1…); repeat for more recipients', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--recipients-file <file>', 'encrypt the new backup with age to the public keys in this file (one age1… per line)');
 }
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -159,6 +169,7 @@ function resolveConsistency(flags: ConnectionFlags, env: Env): string {
 
 interface RepositoryFlags {
   repo?: string; s3Endpoint?: string; s3Region?: string; s3PathStyle?: boolean; retryFor?: string;
+  identity?: string; encryptTo?: string[] | string; recipientsFile?: string;
 }
 
 /** Repository location and S3 settings; credentials come from the AWS default chain. */
@@ -169,6 +180,8 @@ export interface RepositoryLocation {
   readonly s3ForcePathStyle?: boolean;
   /** --retry-for: how long an outage of the repository or of Cassandra is waited out. */
   readonly retryForMs: number;
+  /** age keys: recipients new backups are encrypted to, identities that open encrypted ones. */
+  readonly sealing: SealingOptions;
 }
 
 export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryLocation {
@@ -180,7 +193,34 @@ export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryL
     s3Region: region === undefined || region === '' ? 'us-east-1' : region,
     ...(flags.s3PathStyle === false ? { s3ForcePathStyle: false } : {}),
     retryForMs: resolveRetryFor(flags.retryFor, env),
+    sealing: resolveSealing(flags, env),
   };
+}
+
+/**
+ * --encrypt-to / --recipients-file (public keys, so flags may carry them) and the identity file
+ * (--identity, else CASSETTE_AGE_IDENTITY_FILE): a secret, so only ever read from a file.
+ */
+function resolveSealing(flags: RepositoryFlags, env: Env): SealingOptions {
+  const given = typeof flags.encryptTo === 'string' ? [flags.encryptTo] : flags.encryptTo ?? [];
+  if (given.length > 0 && flags.recipientsFile !== undefined) {
+    throw new CassetteError('USAGE', 'give --encrypt-to or --recipients-file, not both');
+  }
+  const sealNewTo = flags.recipientsFile !== undefined
+    ? parseRecipientsFile(readKeyFile(flags.recipientsFile, '--recipients-file'), `--recipients-file ${flags.recipientsFile}`)
+    : given.length > 0 ? checkRecipients(given, '--encrypt-to') : undefined;
+  const identityFile = flags.identity ?? (env.CASSETTE_AGE_IDENTITY_FILE === '' ? undefined : env.CASSETTE_AGE_IDENTITY_FILE);
+  const from = flags.identity !== undefined ? `--identity ${flags.identity}` : `CASSETTE_AGE_IDENTITY_FILE (${identityFile ?? ''})`;
+  const identities = identityFile === undefined ? undefined : parseIdentityFile(readKeyFile(identityFile, from), identityFile);
+  return { ...(sealNewTo === undefined ? {} : { sealNewTo }), ...(identities === undefined ? {} : { identities }) };
+}
+
+function readKeyFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CassetteError('INVALID_INPUT', `${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'check the path and its permissions' });
+  }
 }
 
 /** --retry-for, else CASSETTE_RETRY_FOR, else 5 minutes. */

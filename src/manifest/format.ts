@@ -29,12 +29,18 @@ export const KeyspaceDescription = z.looseObject({
 
 export const PlannedRange = z.object({ index: z.number().int().nonnegative(), start: tokenString, end: tokenString });
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** An object as a repository stores it: its size and SHA-256 (encrypted backups' index.json, format.md §12). */
+export const StoredObject = z.object({ bytes: z.number().int().nonnegative(), sha256: sha256Hex });
+export type StoredObject = z.infer<typeof StoredObject>;
+
 export const ChunkEntry = z.object({
   key: z.string(),
   rows: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
   rawBytes: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: sha256Hex,
 });
 
 export const BackupOptions = z.object({

@@ -240,6 +240,16 @@ export function deletingKey(backupId: string): string {
   return `${backupFolder(backupId)}deleting.json`;
 }
 
+/** An encrypted backup's plaintext description of its encryption (format.md §12), written first. */
+export function encryptionKey(backupId: string): string {
+  return `${backupFolder(backupId)}encryption.json`;
+}
+
+/** An encrypted backup's plaintext index (format.md §12): what listing and verifying need, no row data. */
+export function indexKey(backupId: string): string {
+  return `${backupFolder(backupId)}index.json`;
+}
+
 const LEASES = 'leases';
 
 /** What a lease protects: a backup, a restore run or a rotation job, by id. */

@@ -19,6 +19,17 @@ export interface PutOptions {
   readonly ifAbsent?: boolean;
 }
 
+/** What {@link BlobStore.put} stored. */
+export interface PutResult {
+  /** Bytes of the body as given. */
+  readonly bytes: number;
+  /**
+   * When a store transforms bodies before storing them (manifest/sealed-store.ts encrypts them):
+   * the size and SHA-256 (hex) of what it stored. Absent when the body was stored as given.
+   */
+  readonly stored?: { readonly bytes: number; readonly sha256: string };
+}
+
 /** One entry of {@link BlobStore.list}. */
 export interface BlobEntry {
   /** The key, relative to the store's root. */
@@ -62,7 +73,7 @@ export interface BlobStore {
    * any blob with that key unless `options.ifAbsent` is set. Resolves with the bytes stored. If
    * the put fails and `body` is a stream, the stream is destroyed.
    */
-  put(key: string, body: BlobBody, options?: PutOptions): Promise<{ readonly bytes: number }>;
+  put(key: string, body: BlobBody, options?: PutOptions): Promise<PutResult>;
 
   /**
    * Opens the blob for reading. Throws {@link BlobNotFoundError} if there is none. Failures while

@@ -8,7 +8,7 @@ import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
-import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
+import { addConnectionFlags, addEncryptionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
 /** "64MiB", "512k", "1048576" → bytes. */
 export function parseByteSize(value: string, flag: string, min = 64 * 1024): number {
@@ -61,6 +61,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
     .option('--json', 'print one JSON report on stdout at the end');
   addConnectionFlags(command);
   addRepositoryFlags(command);
+  addEncryptionFlags(command);
   command.action(async (flags: Record<string, string | boolean | undefined>) => {
     const str = (name: string): string | undefined => stringFlag(flags, name);
     const connection = resolveConnection(flags, context.env);

@@ -13,7 +13,7 @@ import type { ProgramContext } from '../context.js';
 import { withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { resolveRotationRepository } from '../rotation-flags.js';
-import { addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
+import { addEncryptionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
 const n = (value: number): string => value.toLocaleString('en-US');
 
@@ -47,6 +47,7 @@ export function registerRekey(program: Command, context: ProgramContext): void {
     .option('--threads <n>', 'worker threads re-encrypting chunks (default: one per core)')
     .option('--json', 'print one JSON report on stdout at the end');
   addRepositoryFlags(command);
+  addEncryptionFlags(command);
   command.action(async (backupId: string | undefined, flags: ParsedFlags) => {
     const config = await loadRotationConfig(stringFlag(flags, 'config') as string);
     const location = resolveRotationRepository(config, flags, context.env);
@@ -54,7 +55,7 @@ export function registerRekey(program: Command, context: ProgramContext): void {
     // Keys are loaded here first, so a missing or malformed key fails before anything is written.
     const cipher = await createCipher(config.provider, context.env);
     const threads = positiveInt(stringFlag(flags, 'threads'), '--threads', availableParallelism(), { max: 256 });
-    const transformer = workerTransformer({ repositoryUrl: location.url, storeOptions: storeOptionsFor(location), cipher: config.provider }, threads);
+    const transformer = workerTransformer({ repositoryUrl: location.url, storeOptions: storeOptionsFor(location), cipher: config.provider, sealing: location.sealing }, threads);
     const json = flags.json === true;
     const resume = stringFlag(flags, 'resume');
     try {

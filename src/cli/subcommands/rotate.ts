@@ -76,7 +76,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
       for (const check of preflight.checks) if (check.status === 'warn') progress.note(`warning: ${check.message}`);
       assertRotationReady(preflight);
       const threads = positiveInt(stringFlag(flags, 'threads'), '--threads', availableParallelism(), { max: 256 });
-      const transformer = workerTransformer({ repositoryUrl: location.url, storeOptions: storeOptionsFor(location), cipher: config.provider }, threads);
+      const transformer = workerTransformer({ repositoryUrl: location.url, storeOptions: storeOptionsFor(location), cipher: config.provider, sealing: location.sealing }, threads);
       const rate = stringFlag(flags, 'rate');
       const jobId = stringFlag(flags, 'job');
       try {

@@ -8,6 +8,7 @@ import { isRepositoryOutage } from '../../storage/blob-store.js';
 import { createCipher } from '../../crypto/registry.js';
 import type { ColumnCipher } from '../../crypto/cipher.js';
 import { openStore } from '../../storage/open-store.js';
+import { SealedStore } from '../../manifest/sealed-store.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { transformChunk, type ChunkTransformResult, type ChunkTransformTask } from './transform-chunk.js';
 import type { WorkerOutcome, WorkerSetup } from './worker-pool.js';
@@ -17,7 +18,7 @@ let ready: Promise<{ store: BlobStore; cipher: ColumnCipher }> | undefined;
 
 function prepare(): Promise<{ store: BlobStore; cipher: ColumnCipher }> {
   ready ??= (async () => ({
-    store: openStore(setup.repositoryUrl, setup.storeOptions),
+    store: new SealedStore(openStore(setup.repositoryUrl, setup.storeOptions), setup.sealing ?? {}),
     cipher: await createCipher(setup.cipher, process.env),
   }))();
   return ready;

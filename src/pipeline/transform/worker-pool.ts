@@ -5,6 +5,7 @@
  * sent as task data, logged, or written anywhere).
  */
 import { Piscina } from 'piscina';
+import type { SealingOptions } from '../../manifest/sealed-store.js';
 import type { CipherSpec } from '../../crypto/cipher.js';
 import { CassetteError, type ErrorCode } from '../../errors.js';
 import { RepositoryOutageError } from '../../storage/blob-store.js';
@@ -17,6 +18,8 @@ export interface WorkerSetup {
   readonly repositoryUrl: string;
   readonly storeOptions: OpenStoreOptions;
   readonly cipher: CipherSpec;
+  /** age keys for encrypted backups (the thread opens its store through a SealedStore). */
+  readonly sealing?: SealingOptions;
 }
 
 /** What a worker returns for one task. */
