@@ -61,6 +61,7 @@ module.exports = {
       '^src/cassandra/reads/read-errors\\.ts$',
     ], 'Only the driver adapters import cassandra-driver; everything else uses the CqlSession port.'),
     packageOnlyIn('@aws-sdk', ['^src/storage/s3-', '^src/crypto/kms/aws-kms-client\\.ts$'], 'Only the S3 and KMS adapters import the AWS SDK.'),
+    packageOnlyIn('age-encryption', ['^src/storage/age-codec\\.ts$'], 'Only the age adapter imports age-encryption.'),
     packageOnlyIn('piscina', ['^src/pipeline/transform/worker-pool\\.ts$'], 'Worker threads are one adapter.'),
     packageOnlyIn('yaml', ['^src/config/'], 'Only the rotation config reads YAML.'),
     packageOnlyIn('commander', ['^src/cli/'], 'Flags and subcommands are the CLI\'s business.'),

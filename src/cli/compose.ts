@@ -98,6 +98,11 @@ export function openRepository(location: RepositoryLocation): BlobStore {
   return withRepositoryRetries(new SealedStore(openStore(location.url, storeOptionsFor(location)), location.sealing), { retryForMs: location.retryForMs });
 }
 
+/** The repository as stored, without decrypting encrypted backups (verify checks their stored SHA-256s on it). */
+export function openStoredObjects(location: RepositoryLocation): BlobStore {
+  return withRepositoryRetries(openStore(location.url, storeOptionsFor(location)), { retryForMs: location.retryForMs });
+}
+
 /** Connects, runs `work` with the cluster, and always closes it. */
 export async function withCluster<T>(options: ConnectionOptions, work: (cluster: ClusterHandle) => Promise<T>): Promise<T> {
   const cluster = await connectCluster(options);

@@ -18,7 +18,7 @@ export function formatList(report: ListReport): string {
   const rows = report.backups.map((b) => [
     b.backupId,
     b.createdAt ?? '-',
-    b.status === 'incomplete' ? `incomplete (${b.ranges.done}/${b.ranges.total} ranges)` : b.status,
+    (b.status === 'incomplete' ? (b.ranges.total > 0 ? `incomplete (${b.ranges.done}/${b.ranges.total} ranges)` : 'incomplete') : b.status) + (b.encrypted === true ? ', encrypted' : ''),
     b.keyspace ?? '-',
     b.tables.join(',') || '-',
     b.rows.toLocaleString('en-US'),

@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import { CassetteError } from '../errors.js';
 import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
 import { BackupHeader, Manifest, RangeMarker, parseDocument, type ClusterDescription } from './format.js';
-import { backupHeaderKey, backupIdOf, backupsFolder, chunkDoneFolder, deletingKey, manifestKey, markersFolder } from './keys.js';
+import { BackupIndex } from './encryption-format.js';
+import { backupHeaderKey, backupIdOf, backupsFolder, chunkDoneFolder, deletingKey, encryptionKey, indexKey, manifestKey, markersFolder } from './keys.js';
 import { ChunkDone } from './restore-format.js';
 
 /** Writes `doc` as pretty JSON at `key`, write-once. */
@@ -102,6 +103,8 @@ export interface BackupSummary {
   readonly ranges: { readonly done: number; readonly total: number };
   /** The source cluster as backup.json records it (its `topology` only in backups that have one); absent when damaged. */
   readonly cluster?: ClusterDescription;
+  /** True for a backup encrypted with age (format.md §12). */
+  readonly encrypted?: boolean;
 }
 
 /**
@@ -112,11 +115,13 @@ export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
   const ids = new Set<string>();
   const markerKeys = new Map<string, number>();
   const deleting = new Set<string>();
+  const encrypted = new Set<string>();
   for await (const entry of store.list(backupsFolder())) {
     const id = backupIdOf(entry.key);
     if (id === undefined) continue;
     ids.add(id);
     if (entry.key === deletingKey(id)) deleting.add(id);
+    if (entry.key === encryptionKey(id)) encrypted.add(id);
     if (entry.key.includes('/ranges/')) markerKeys.set(id, (markerKeys.get(id) ?? 0) + 1);
   }
   const summaries: BackupSummary[] = [];
@@ -125,6 +130,17 @@ export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
       const header = await readHeader(store, backupId).catch(() => undefined);
       summaries.push({ backupId, createdAt: header?.createdAt, status: 'deleting', keyspace: header?.keyspace.name, tables: header?.tables.map((t) => t.name) ?? [], rows: 0, bytes: 0, ranges: { done: 0, total: 0 } });
       continue;
+    }
+    if (encrypted.has(backupId)) {
+      // Listed from its plaintext index (no key needed); incomplete ones only with the identity.
+      const index = await readDocument(store, indexKey(backupId), BackupIndex, `index.json of backup ${backupId}`).catch(() => undefined);
+      if (index !== undefined) {
+        summaries.push({
+          backupId, createdAt: index.createdAt, status: 'complete', keyspace: index.keyspace, tables: index.tables.map((t) => t.name),
+          rows: index.totals.rows, bytes: index.totals.bytes, ranges: { done: index.totals.ranges, total: index.totals.ranges }, encrypted: true,
+        });
+        continue;
+      }
     }
     const manifest = await readManifest(store, backupId).catch(() => undefined);
     if (manifest !== undefined) {
@@ -136,6 +152,10 @@ export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
       continue;
     }
     const header = await readHeader(store, backupId).catch(() => undefined);
+    if (header === undefined && encrypted.has(backupId)) {
+      summaries.push({ backupId, createdAt: undefined, status: 'incomplete', keyspace: undefined, tables: [], rows: 0, bytes: 0, ranges: { done: markerKeys.get(backupId) ?? 0, total: 0 }, encrypted: true });
+      continue;
+    }
     if (header === undefined) {
       summaries.push({ backupId, createdAt: undefined, status: 'damaged', keyspace: undefined, tables: [], rows: 0, bytes: 0, ranges: { done: 0, total: 0 } });
       continue;
@@ -152,6 +172,7 @@ export async function listBackups(store: BlobStore): Promise<BackupSummary[]> {
       backupId, createdAt: header.createdAt, status: 'incomplete', keyspace: header.keyspace.name,
       tables: header.tables.map((t) => t.name), rows, bytes,
       ranges: { done: markerKeys.get(backupId) ?? 0, total: header.tables.reduce((n, t) => n + t.ranges.length, 0) }, cluster: header.cluster,
+      ...(encrypted.has(backupId) ? { encrypted: true } : {}),
     });
   }
   return summaries;

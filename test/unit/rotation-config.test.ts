@@ -474,9 +474,9 @@ describe('resolveRotationRepository: --repo > CASSETTE_REPO > config repo > ./ca
   });
 
   it('defaults to ./cassette-repo and keeps the S3 settings', () => {
-    expect(resolveRotationRepository(parse(minimal()), {}, {})).toEqual({ url: './cassette-repo', s3Region: 'us-east-1', retryForMs: 300_000 });
+    expect(resolveRotationRepository(parse(minimal()), {}, {})).toEqual({ url: './cassette-repo', s3Region: 'us-east-1', retryForMs: 300_000, sealing: {} });
     expect(resolveRotationRepository(withRepo, { s3Endpoint: 'http://minio:9000' }, { AWS_REGION: 'eu-west-1' }))
-      .toEqual({ url: 's3://from-config/prefix', s3Endpoint: 'http://minio:9000', s3Region: 'eu-west-1', retryForMs: 300_000 });
+      .toEqual({ url: 's3://from-config/prefix', s3Endpoint: 'http://minio:9000', s3Region: 'eu-west-1', retryForMs: 300_000, sealing: {} });
   });
 });
 

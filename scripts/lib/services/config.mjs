@@ -9,6 +9,8 @@ export const CASSANDRA_41_VERSION = '4.1.10';
 export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
 /** local-kms (AWS KMS on loopback) has no version `go list -m -versions` accepts; this pseudo-version is its commit 2a5e92d09ab6 of 2026-02-28. */
 export const LOCAL_KMS_VERSION = 'v0.0.0-20260228092603-2a5e92d09ab6';
+/** The age CLI (filippo.io/age), which the encrypted-backup tests decrypt chunks with. */
+export const AGE_VERSION = 'v1.3.2';
 export const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.10.0';
 
 export const cacheDir = process.env.CASSETTE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cassette');
@@ -28,6 +30,7 @@ export const minioBinDir = join(cacheDir, `minio-${MINIO_VERSION}`);
 export const minioBinary = join(minioBinDir, 'minio');
 export const localKmsBinDir = join(cacheDir, `local-kms-${LOCAL_KMS_VERSION}`);
 export const localKmsBinary = join(localKmsBinDir, 'local-kms');
+export const ageBinary = join(cacheDir, `age-${AGE_VERSION}`, 'age');
 
 /**
  * Cassandra profiles. `main` is the plain test cluster; `secure` adds PasswordAuthenticator and

@@ -1,12 +1,12 @@
 // scripts/services: provision, start, stop and report the real test services on loopback.
 // Usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json] | down [service…] | status [--json] | env
 //        | stop-node N [--graceful] | start-node N
-import { CASSANDRA_PROFILES, CLUSTER_NODES, KMS, MINIO, runDir } from './config.mjs';
+import { CASSANDRA_PROFILES, CLUSTER_NODES, KMS, MINIO, ageBinary, runDir } from './config.mjs';
 import { cassandraSettings, clusterSettings, restartCassandra, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
 import { kmsSettings, restartKms, startKms } from './kms.mjs';
 import { minioSettings, restartMinio, startMinio } from './minio.mjs';
 import { ServiceError, portAnswers, runningPid, stopService } from './process.mjs';
-import { findJava17, provisionCassandra, provisionLocalKms, provisionMinio, requireOpenssl } from './provision.mjs';
+import { findJava17, provisionAge, provisionCassandra, provisionLocalKms, provisionMinio, requireOpenssl } from './provision.mjs';
 
 const CLUSTER_NAMES = CLUSTER_NODES.map((n) => n.name);
 const ALL = [MINIO.name, KMS.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, CASSANDRA_PROFILES.c41.name, ...CLUSTER_NAMES];
@@ -23,7 +23,8 @@ const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--v
        scripts/services start-node N               restart node N on its data; waits until it sees the other nodes
        scripts/services restart minio|local-kms|cassandra|second [--down S]   stop and start again keeping the data (and credentials, keys), S seconds down; waits until ready
        scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
-       scripts/services env                        export lines for what is running`;
+       scripts/services env                        export lines for what is running
+       scripts/services tool age                   build the age CLI on first use (go install) and print its path`;
 
 function profilesFor(flags, version) {
   const profiles = [CASSANDRA_PROFILES.main];
@@ -31,6 +32,14 @@ function profilesFor(flags, version) {
   if (flags.has('--second')) profiles.push(CASSANDRA_PROFILES.second);
   if (version !== undefined) profiles.push(VERSION_PROFILES[version]);
   return profiles;
+}
+
+/** `tool age`: the age CLI the encrypted-backup tests decrypt objects with, built on first use. */
+function tool(name) {
+  if (name !== 'age') throw new ServiceError(`unknown tool ${name ?? '(none)'}; the tools are: age`);
+  provisionAge();
+  process.stdout.write(`${ageBinary}\n`);
+  return 0;
 }
 
 function shellQuote(value) {
@@ -66,6 +75,7 @@ async function up(flags, version) {
   for (const profile of profiles) if (profile.release !== undefined) provisionCassandra(java, profile.release);
   provisionMinio();
   provisionLocalKms();
+  provisionAge();
   if (profiles.some((p) => p.secure)) requireOpenssl();
 
   const started = [];
@@ -180,14 +190,14 @@ async function run(argv) {
   if (at !== -1) flags.add('--version');
   if (downAt !== -1) flags.add('--down');
   const names = rest.filter((a) => !a.startsWith('--'));
-  const known = { up: ['--secure', '--second', '--cluster', '--version', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [], restart: ['--down'] };
+  const known = { up: ['--secure', '--second', '--cluster', '--version', '--json'], down: [], status: ['--json'], env: [], 'stop-node': ['--graceful'], 'start-node': [], restart: ['--down'], tool: [] };
   if (at !== -1 && !(version in VERSION_PROFILES)) {
     process.stderr.write(`services: --version takes one of ${Object.keys(VERSION_PROFILES).join(', ')} (5.0 always runs)\n${USAGE}\n`);
     return 2;
   }
-  const takesNames = { down: true, 'stop-node': true, 'start-node': true, restart: true };
+  const takesNames = { down: true, 'stop-node': true, 'start-node': true, restart: true, tool: true };
   if (!command || !(command in known) || [...flags].some((f) => !known[command].includes(f)) || (!takesNames[command] && names.length > 0)
-    || ((command.endsWith('-node') || command === 'restart') && names.length !== 1)) {
+    || ((command.endsWith('-node') || command === 'restart' || command === 'tool') && names.length !== 1)) {
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
   }
@@ -199,6 +209,7 @@ async function run(argv) {
     case 'stop-node': await stopClusterNode(names[0], flags); return 0;
     case 'start-node': await startClusterNode(names[0]); return 0;
     case 'restart': await restart(names[0], downSeconds); return 0;
+    case 'tool': return tool(names[0]);
   }
   return 2;
 }

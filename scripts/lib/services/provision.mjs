@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
-  CASSANDRA_VERSION, LOCAL_KMS_VERSION, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, localKmsBinDir, localKmsBinary,
+  AGE_VERSION, CASSANDRA_VERSION, LOCAL_KMS_VERSION, ageBinary, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, localKmsBinDir, localKmsBinary,
   minioBinDir, minioBinary,
 } from './config.mjs';
 import { ServiceError } from './process.mjs';
@@ -129,6 +129,14 @@ export function provisionLocalKms() {
   requireTool('go', ['version'], GO_HINT);
   log(`building local-kms ${LOCAL_KMS_VERSION} with go install into ${localKmsBinDir} (first run only; seconds)`);
   goInstall({ module: 'github.com/nsmithuk/local-kms', version: LOCAL_KMS_VERSION, binary: localKmsBinary });
+}
+
+/** Builds the age CLI with `go install`, unless cached: the tests decrypt encrypted backups' objects with it. */
+export function provisionAge() {
+  if (existsSync(ageBinary)) return;
+  requireTool('go', ['version'], GO_HINT);
+  log(`building age ${AGE_VERSION} with go install into ${dirname(ageBinary)} (first run only; seconds)`);
+  goInstall({ module: 'filippo.io/age/cmd/age', version: AGE_VERSION, binary: ageBinary });
 }
 
 /** openssl is needed for the secure profile's throwaway CA. */

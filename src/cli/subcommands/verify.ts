@@ -7,7 +7,7 @@ import { loadRotationConfig } from '../../config/rotation-config.js';
 import { createCipher } from '../../crypto/registry.js';
 import { CassetteError } from '../../errors.js';
 import { parseDataSubset } from '../../pipeline/check/chunk-subset.js';
-import { openRepository } from '../compose.js';
+import { openRepository, openStoredObjects } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { resolveRotationRepository } from '../rotation-flags.js';
@@ -17,10 +17,15 @@ const n = (value: number): string => value.toLocaleString('en-US');
 
 /** The text report: a summary line, then every damaged object with what is wrong with it. */
 export function formatVerifyReport(r: VerifyReport): string {
+  const stored = r.encryption !== undefined && !r.encryption.contentsChecked;
   const lines = [
     `backup ${r.backupId} in ${r.repository}: ${r.ok ? 'OK' : `DAMAGED, ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`}`,
-    `structure: backup.json, manifest, ${n(r.ranges)} range markers, ${n(r.chunks)} chunks' presence and sizes (${n(r.tables)} tables, ${n(r.rows)} rows, ${formatBytes(r.bytes)} by the manifest)`,
-    `data read (subset ${r.dataSubset}): ${n(r.chunksRead)} chunks, ${n(r.rowsRead)} rows, ${formatBytes(r.bytesRead)} in ${(r.durationMs / 1000).toFixed(1)} s`,
+    ...(r.encryption === undefined ? [] : [`encrypted with age to ${r.encryption.recipients.length} recipient${r.encryption.recipients.length === 1 ? '' : 's'}: ` +
+      (stored ? 'no identity given, so only the stored objects were checked (presence, sizes, SHA-256 against index.json); give --identity to check the contents' : 'contents decrypted and checked, and the stored objects against index.json')]),
+    stored
+      ? `stored objects: ${n(r.objects)} in the folder, ${n(r.chunks)} chunks (${n(r.tables)} tables, ${n(r.rows)} rows, ${formatBytes(r.bytes)} by the index)`
+      : `structure: backup.json, manifest, ${n(r.ranges)} range markers, ${n(r.chunks)} chunks' presence and sizes (${n(r.tables)} tables, ${n(r.rows)} rows, ${formatBytes(r.bytes)} by the manifest)`,
+    `data read (subset ${r.dataSubset}): ${n(r.chunksRead)} chunks, ${stored ? 'stored SHA-256 checked' : `${n(r.rowsRead)} rows`}, ${formatBytes(r.bytesRead)} in ${(r.durationMs / 1000).toFixed(1)} s`,
   ];
   if (r.tokenCheckSkipped.length > 0) lines.push(`note: row tokens not checked for ${r.tokenCheckSkipped.join(', ')} (partition key type not covered)`);
   if (r.rekeySample !== undefined) {
@@ -50,11 +55,13 @@ export function registerVerify(program: Command, context: ProgramContext): void 
     const parallel = positiveInt(stringFlag(flags, 'parallel'), '--parallel', 4, { max: 64 });
     const configFile = stringFlag(flags, 'config');
     const config = configFile === undefined ? undefined : await loadRotationConfig(configFile);
-    const store = openRepository(config === undefined ? resolveRepository(flags, context.env) : resolveRotationRepository(config, flags, context.env));
+    const location = config === undefined ? resolveRepository(flags, context.env) : resolveRotationRepository(config, flags, context.env);
+    const store = openRepository(location);
     const cipher = config === undefined ? undefined : await createCipher(config.provider, context.env);
     const json = flags.json === true;
-    const report = await runVerify({ backupId, subset, parallel, ...(config === undefined ? {} : { config }) }, {
+    const report = await runVerify({ backupId, subset, parallel, canDecrypt: location.sealing.identities !== undefined, ...(config === undefined ? {} : { config }) }, {
       store,
+      storedObjects: openStoredObjects(location),
       ...(cipher === undefined ? {} : { cipher }),
       progress: json ? silentProgress : progressForStderr(),
       signal: context.signal,

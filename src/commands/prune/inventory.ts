@@ -12,7 +12,8 @@
  * ids, which the listing does not hold.
  */
 import { BackupHeader } from '../../manifest/format.js';
-import { backupFolder, backupHeaderKey, backupIdOf, backupsFolder, deletingKey, manifestKey, rekeyChunksFolder } from '../../manifest/keys.js';
+import { backupFolder, backupHeaderKey, backupIdOf, backupsFolder, deletingKey, encryptionKey, indexKey, manifestKey, rekeyChunksFolder } from '../../manifest/keys.js';
+import { BackupIndex } from '../../manifest/encryption-format.js';
 import { isLeaseLive, readAllLeases, readTargetLeases, type StoredLease } from '../../manifest/leases.js';
 import { readDocument, readManifest, readMarkers } from '../../manifest/repository.js';
 import { RekeyChunkDone } from '../../manifest/rekey-format.js';
@@ -90,6 +91,18 @@ async function inspect(store: BlobStore, listed: Listed, nowMs: () => number): P
     : undefined;
   const base = { backupId, keyspace: header?.keyspace.name, createdAt: header?.createdAt, objects: listed.objects, bytes: listed.bytes, liveLeases };
   if (listed.keys.has(deletingKey(backupId))) return { ...base, state: 'deleting', rows: 0, garbage: [] };
+  if (listed.keys.has(encryptionKey(backupId))) {
+    // An encrypted backup is judged from its plaintext index.json, with or without the identity.
+    const index = listed.keys.has(indexKey(backupId)) ? await readDocument(store, indexKey(backupId), BackupIndex, `index.json of backup ${backupId}`).catch(() => undefined) : undefined;
+    if (index !== undefined) {
+      const folder = backupFolder(backupId);
+      const referenced = new Set(index.tables.flatMap((t) => t.ranges.flatMap((r) => r.chunks.map((c) => `${folder}${c.key}`))));
+      const garbage = liveLeases.length > 0 ? [] : listed.data.filter((o) => !referenced.has(o.key));
+      return { ...base, keyspace: index.keyspace, createdAt: index.createdAt, state: 'complete', rows: index.totals.rows, garbage };
+    }
+    // Incomplete: its markers are sealed, so which chunks they name is known only with the identity.
+    if (header === undefined) return { ...base, state: 'incomplete', rows: 0, garbage: [] };
+  }
   const manifest = listed.keys.has(manifestKey(backupId)) ? await readManifest(store, backupId).catch(() => undefined) : undefined;
   if (header === undefined && manifest === undefined) return { ...base, state: 'damaged', rows: 0, garbage: [] };
 

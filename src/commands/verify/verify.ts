@@ -22,6 +22,8 @@ import { CassetteError } from '../../errors.js';
 import { manifestKey } from '../../manifest/keys.js';
 import { checkBackupStructure, type ChunkRef } from '../../pipeline/check/backup-structure.js';
 import { checkChunkData, tableTokenOf } from '../../pipeline/check/check-chunk.js';
+import { checkSealedIndex } from '../../pipeline/check/sealed-index.js';
+import { readEncryption } from '../../manifest/sealed-store.js';
 import { describeDataSubset, selectsChunk, type DataSubset } from '../../pipeline/check/chunk-subset.js';
 import type { BackupProblem } from '../../pipeline/check/cross-checks.js';
 import { forEachBounded } from '../../pipeline/retry.js';
@@ -37,10 +39,14 @@ export interface VerifyRequest {
   readonly parallel: number;
   /** A rekeyed backup's rotation config: open a sample of its values with the new key (needs `cipher`). */
   readonly config?: RotationConfig;
+  /** Whether `store` was given an identity that opens encrypted backups (else they are checked as stored only). */
+  readonly canDecrypt?: boolean;
 }
 
 export interface VerifyDeps {
   readonly store: BlobStore;
+  /** The repository as stored, without decryption: an encrypted backup's stored SHA-256s are checked on it. */
+  readonly storedObjects?: BlobStore;
   /** Built from `config` by the caller; required with it. */
   readonly cipher?: ColumnCipher;
   readonly progress: ProgressSink;
@@ -76,15 +82,21 @@ export interface VerifyReport {
   readonly unreferenced: readonly { readonly key: string; readonly size: number }[];
   readonly durationMs: number;
   readonly bytesPerSecond: number;
+  /** Encrypted backups: to whom, and whether the contents were checked (with an identity) or only the stored objects. */
+  readonly encryption?: { readonly scheme: 'age'; readonly recipients: readonly string[]; readonly contentsChecked: boolean };
 }
 
 /** Verifies a backup (see the file comment). */
 export async function runVerify(request: VerifyRequest, deps: VerifyDeps): Promise<VerifyReport> {
   const startedAt = deps.now();
   const { store } = deps;
+  const encryption = await readEncryption(store, request.backupId);
+  if (encryption !== undefined && request.canDecrypt !== true) return verifyStored(request, deps, encryption.recipients, startedAt);
+  const stored = encryption === undefined || deps.storedObjects === undefined ? undefined
+    : await checkSealedIndex(deps.storedObjects, request.backupId, { parallel: request.parallel, readChunk: (key) => selectsChunk(request.subset, key), signal: deps.signal });
   const structure = await checkBackupStructure(store, request.backupId, { parallel: request.parallel, signal: deps.signal });
   const { manifest } = structure;
-  const problems: BackupProblem[] = [...structure.problems];
+  const problems: BackupProblem[] = [...structure.problems, ...(stored?.problems ?? [])];
   const sampler = manifest !== undefined && request.config !== undefined ? await rekeySampler(store, manifest, request.config, requireCipher(deps.cipher)) : undefined;
 
   const shapes = new Map<string, TableShape>();
@@ -148,6 +160,24 @@ export async function runVerify(request: VerifyRequest, deps: VerifyDeps): Promi
     unreferenced: structure.unreferenced,
     durationMs,
     bytesPerSecond: Math.round((bytesRead * 1000) / durationMs),
+    ...(encryption === undefined ? {} : { encryption: { scheme: 'age' as const, recipients: encryption.recipients, contentsChecked: true } }),
+  };
+}
+
+/** An encrypted backup without its identity: presence, stored sizes and stored SHA-256 against index.json. */
+async function verifyStored(request: VerifyRequest, deps: VerifyDeps, recipients: readonly string[], startedAt: number): Promise<VerifyReport> {
+  const raw = deps.storedObjects;
+  if (raw === undefined) throw new Error('internal: verifying an encrypted backup without its identity needs the stored objects');
+  const found = await checkSealedIndex(raw, request.backupId, { parallel: request.parallel, readChunk: (key) => selectsChunk(request.subset, key), signal: deps.signal });
+  const { index } = found;
+  const durationMs = Math.max(1, deps.now() - startedAt);
+  return {
+    backupId: request.backupId, repository: deps.store.description, ok: found.problems.length === 0, keyspace: index.keyspace,
+    tables: index.totals.tables, ranges: index.totals.ranges, chunks: index.totals.chunks, rows: index.totals.rows, bytes: index.totals.bytes,
+    objects: found.objects, dataSubset: describeDataSubset(request.subset), chunksRead: found.chunksRead, rowsRead: 0, bytesRead: found.bytesRead,
+    tokenCheckSkipped: [], problems: found.problems, unreferenced: found.unreferenced, durationMs,
+    bytesPerSecond: Math.round((found.bytesRead * 1000) / durationMs),
+    encryption: { scheme: 'age', recipients, contentsChecked: false },
   };
 }
 

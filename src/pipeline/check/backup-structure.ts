@@ -9,7 +9,8 @@ import { text } from 'node:stream/consumers';
 import { CassetteError } from '../../errors.js';
 import { requireNotDeleting } from '../../manifest/repository.js';
 import { BackupHeader, FORMAT_VERSION, Manifest, RangeMarker, parseDocument, type ChunkEntry } from '../../manifest/format.js';
-import { backupFolder, backupHeaderKey, chunkKey, deletingKey, manifestKey, markerKey } from '../../manifest/keys.js';
+import { backupFolder, backupHeaderKey, chunkKey, deletingKey, encryptionKey, indexKey, manifestKey, markerKey } from '../../manifest/keys.js';
+import { BackupIndex } from '../../manifest/encryption-format.js';
 import { BlobNotFoundError, type BlobStore } from '../../storage/blob-store.js';
 import { forEachBounded } from '../retry.js';
 import { chunkKeyProblem, manifestAgainstHeader, markerAgainstManifest, ringCoverProblems, totalsProblems, type BackupProblem } from './cross-checks.js';
@@ -54,7 +55,9 @@ async function readJson<T>(store: BlobStore, key: string, schema: Parameters<typ
   } catch (err) {
     if (err instanceof BlobNotFoundError) return { ok: false, problem: 'missing' };
     if (err instanceof SyntaxError) return { ok: false, problem: 'is not valid JSON' };
-    throw err; // the repository failed
+    // An encrypted object that does not decrypt (changed bytes): damage to report, not a failure.
+    if (err instanceof CassetteError && err.code === 'BACKUP_INVALID') return { ok: false, problem: err.message };
+    throw err; // the repository failed, or no identity opens it
   }
   const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
   if (typeof version === 'number' && version > FORMAT_VERSION) {
@@ -98,6 +101,8 @@ export async function checkBackupStructure(store: BlobStore, backupId: string, o
     });
   }
   const read = await readJson(store, mKey, Manifest);
+  // An encrypted backup's chunks are stored as age files: their stored sizes are in index.json.
+  const storedSizes = sizes.has(encryptionKey(backupId)) ? await storedSizesOf(store, backupId) : undefined;
   if (!header.ok) add(headerKey, [header.problem]);
   const unreferencedOf = (referenced: ReadonlySet<string>): BackupStructure['unreferenced'] =>
     [...sizes].filter(([key]) => key.startsWith(`${folder}data/`) && !referenced.has(key)).map(([key, size]) => ({ key, size }));
@@ -143,14 +148,25 @@ export async function checkBackupStructure(store: BlobStore, backupId: string, o
         if (referenced.has(key)) add(key, [`listed twice by the manifest (again as ${where})`]);
         referenced.add(key);
         const size = sizes.get(key);
+        const expected = storedSizes === undefined ? entry.bytes : storedSizes.get(entry.key);
         if (size === undefined) add(key, [`missing: ${where}`]);
-        else if (size !== entry.bytes) add(key, [`${size} bytes; the manifest records ${entry.bytes} for ${where} (truncated or replaced)`]);
-        chunks.push({ table: table.name, range: { index: range.index, start: range.start, end: range.end }, chunk, entry, key, stored: size === entry.bytes });
+        else if (expected === undefined) add(key, [`not in index.json: ${where}`]);
+        else if (size !== expected) add(key, [`${size} bytes; the ${storedSizes === undefined ? 'manifest' : 'index'} records ${expected} for ${where} (truncated or replaced)`]);
+        chunks.push({ table: table.name, range: { index: range.index, start: range.start, end: range.end }, chunk, entry, key, stored: size !== undefined && size === expected });
       });
     }
   }
   problems.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { manifest, problems, chunks, unreferenced: unreferencedOf(referenced), objects: sizes.size };
+}
+
+/** The stored size of every chunk of an encrypted backup, from its index.json (relative keys); empty when it has none. */
+async function storedSizesOf(store: BlobStore, backupId: string): Promise<Map<string, number>> {
+  const index = await readJson(store, indexKey(backupId), BackupIndex);
+  const sizes = new Map<string, number>();
+  if (!index.ok) return sizes;
+  for (const table of index.value.tables) for (const range of table.ranges) for (const chunk of range.chunks) sizes.set(chunk.key, chunk.bytes);
+  return sizes;
 }
 
 /**
