@@ -4,6 +4,7 @@ import { runBackup, type BackupReport } from '../../commands/backup.js';
 import { formatBytes, formatList, runList } from '../../commands/list.js';
 import { silentProgress } from '../../commands/progress.js';
 import { CassetteError } from '../../errors.js';
+import { readEncryption } from '../../manifest/sealed-store.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { withRunLeases } from '../leases.js';
@@ -82,6 +83,16 @@ export function registerBackup(program: Command, context: ProgramContext): void 
     };
     if (request.keyspace === undefined && request.resume === undefined) {
       throw new CassetteError('USAGE', 'backup needs --keyspace <name> (or --resume <backup-id>)');
+    }
+    if (request.resume !== undefined && location.sealing.sealNewTo !== undefined) {
+      // A resumed backup keeps how it began (format.md §12): refuse flags that say otherwise.
+      const began = await readEncryption(store, request.resume);
+      const wanted = [...location.sealing.sealNewTo.recipients].sort().join(',');
+      if (began === undefined || [...began.recipients].sort().join(',') !== wanted) {
+        throw new CassetteError('USAGE', `backup ${request.resume} was begun ${began === undefined ? 'unencrypted' : 'encrypted to other recipients'}; a resumed backup keeps how it began`, {
+          hint: 'resume it without --encrypt-to / --recipients-file (give --identity to read an encrypted one)',
+        });
+      }
     }
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {
