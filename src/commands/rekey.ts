@@ -25,7 +25,7 @@ import {
 import { RekeyChunkDone, type QuarantineEntry } from '../manifest/rekey-format.js';
 import { readCompleteManifest, readDocument, readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
 import { checkDigest, openChunk } from '../pipeline/chunks/read-chunk.js';
-import { DigestCounter } from '../pipeline/export/chunk-writer.js';
+import { DigestCounter } from '../storage/body.js';
 import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
 import { QUARANTINE_SAMPLE, type KmsCalls } from '../pipeline/transform/transform-chunk.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';

@@ -10,12 +10,12 @@
  * When the (sealed) `manifest.json` is put, `index.json` is derived from it first, with the stored
  * size and SHA-256 of every object of the backup, so `verify` without the identity can check them.
  */
-import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
 import { CassetteError } from '../errors.js';
 import { openBody, sealBody, type AgeIdentities, type AgeRecipients } from '../storage/age-codec.js';
+import { DigestCounter } from '../storage/body.js';
 import { BlobNotFoundError, type BlobBody, type BlobEntry, type BlobStore, type PutOptions, type PutResult } from '../storage/blob-store.js';
 import { BackupIndex, EncryptionDocument, ENCRYPTION_KIND, INDEX_KIND } from './encryption-format.js';
 import { FORMAT_VERSION, Manifest, parseDocument, type StoredObject } from './format.js';
@@ -32,20 +32,6 @@ export interface SealingOptions {
 }
 
 type Mode = { readonly sealed: false } | { readonly sealed: true; readonly recipients: AgeRecipients };
-
-/** Hashes and counts what passes through. */
-class Digest extends Transform {
-  readonly #hash = createHash('sha256');
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-  digest(): string {
-    return this.#hash.digest('hex');
-  }
-}
 
 /** The backup's encryption as its `encryption.json` says, or undefined for a plain (or unknown) backup. */
 export async function readEncryption(store: BlobStore, backupId: string): Promise<EncryptionDocument | undefined> {
@@ -159,13 +145,13 @@ export class SealedStore implements BlobStore {
   }
 
   async #sealedPut(key: string, body: BlobBody, to: AgeRecipients, options?: PutOptions): Promise<PutResult> {
-    const plain = new Digest();
+    const plain = new DigestCounter();
     const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
     const counted = new PassThrough();
     const feeding = pipeline(source, plain, counted);
     feeding.catch(() => undefined);
     const sealed = await sealBody(counted, to);
-    const stored = new Digest();
+    const stored = new DigestCounter();
     const storing = pipeline(sealed, stored);
     storing.catch(() => undefined);
     await this.#inner.put(key, stored, options);
@@ -219,7 +205,7 @@ export class SealedStore implements BlobStore {
   }
 
   async #hashStored(key: string): Promise<StoredObject> {
-    const digest = new Digest();
+    const digest = new DigestCounter();
     await pipeline(await this.#inner.get(key), digest, new PassThrough().resume());
     return { bytes: digest.bytes, sha256: digest.digest() };
   }

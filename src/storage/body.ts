@@ -2,7 +2,8 @@
  * Helpers both stores use to consume a put body and to expose a blob as a stream, keeping the
  * caller's errors apart from the repository's.
  */
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { BlobBody } from './blob-store.js';
 
 /**
@@ -87,4 +88,18 @@ export function mapStreamErrors(source: Readable, mapError: (err: unknown) => un
     }
   }
   return Readable.from(relay(), { objectMode: false });
+}
+
+/** Hashes (SHA-256) and counts the bytes that pass through. */
+export class DigestCounter extends Transform {
+  readonly #hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
 }

@@ -10,3 +10,14 @@ export function thrown(fn: () => unknown): CassetteError {
   }
   throw new Error('expected a CassetteError');
 }
+
+/** The CassetteError a promise rejects with; fails the test when it resolves or rejects with something else. */
+export async function rejection(promise: unknown): Promise<CassetteError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof CassetteError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection with a CassetteError');
+}

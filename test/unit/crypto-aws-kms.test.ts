@@ -5,17 +5,8 @@ import { createAwsKmsCipher, keyServiceSettings, parseAwsKmsOptions } from '../.
 import { kmsFailure } from '../../src/crypto/kms/aws-kms-client.js';
 import type { DataKey, KeyService, UnwrappedKey } from '../../src/crypto/kms/key-service.js';
 import { CassetteError } from '../../src/errors.js';
+import { rejection } from '../support/thrown.js';
 
-/** The CassetteError a promise rejects with. */
-async function rejection(promise: unknown): Promise<CassetteError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection with a CassetteError');
-}
 
 const context: CipherContext = { keyspace: 'shop', table: 'customers', column: 'card' };
 const arn = (id: string): string => `arn:aws:kms:eu-west-2:111122223333:key/${id}`;

@@ -16,6 +16,7 @@ import { inProcessTransformer } from '../../src/pipeline/transform/transformer.j
 import type { RotationConfig } from '../../src/config/rotation-types.js';
 import { FsStore } from '../../src/storage/fs-store.js';
 import { CassetteError } from '../../src/errors.js';
+import { rejection } from '../support/thrown.js';
 import { fakeCipher, fakeSealed } from '../support/fakes/fake-cipher.js';
 import { readBackup } from '../support/read-backup.js';
 import { keyspaceSchema, tableSchema, writeSyntheticBackup } from '../support/synthetic-backup.js';
@@ -25,15 +26,6 @@ const CANARY = 'CANARY-7f3a9c-plain-column';
 const schema = keyspaceSchema('app', [tableSchema('users', [['id', 'int', 'partition_key'], ['name', 'text', 'regular'], ['ssn', 'blob', 'regular'], ['key_version', 'text', 'regular']])]);
 const row = (i: number): unknown => ({ k: [i], c: { name: { v: i === 7 ? CANARY : `name-${i}`, t: 10 + i }, ssn: { v: fakeSealed(1, `ssn-${i}`), t: 20 + i }, key_version: { v: '1', t: 5 } } });
 
-async function rejection(promise: Promise<unknown>): Promise<CassetteError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a CassetteError');
-}
 
 /** Every file under `dir`, relative. */
 function files(dir: string, prefix = ''): string[] {

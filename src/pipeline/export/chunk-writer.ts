@@ -6,11 +6,11 @@
  * counter straight into a write-once put, so memory stays bounded by the stream buffers whatever
  * the range's size; backpressure from the store pauses the line source.
  */
-import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { BlobStore } from '../../storage/blob-store.js';
+import { DigestCounter } from '../../storage/body.js';
 import type { ChunkEntry } from '../../manifest/format.js';
 
 export interface ChunkWriterOptions {
@@ -25,19 +25,6 @@ export interface ChunkWriterOptions {
   readonly onBatch?: (rows: number, rawBytes: number) => void;
 }
 
-/** Hashes and counts the bytes that pass through. */
-export class DigestCounter extends Transform {
-  readonly #hash = createHash('sha256');
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-  digest(): string {
-    return this.#hash.digest('hex');
-  }
-}
 
 /**
  * Consumes `batches` (each an array of NDJSON lines without newlines) and returns the chunks
