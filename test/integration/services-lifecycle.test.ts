@@ -58,7 +58,7 @@ describe('scripts/services lifecycle', () => {
   });
 
   it('up provisions into an empty cache, starts the three services and prints only export lines; a second up is a no-op', async () => {
-    // An empty cache: Maven copies Cassandra's jars and `go install` builds MinIO and local-kms (from
+    // An empty cache: Maven copies Cassandra's jars and `go install` builds MinIO, local-kms and the age CLI (from
     // the warm Go module and build caches), and no tool's output may reach stdout, which
     // `eval "$(scripts/services up)"` runs as shell code.
     const first = services(['up'], { CASSETTE_CACHE_DIR: join(runDir, 'fresh-cache') });
@@ -66,6 +66,7 @@ describe('scripts/services lifecycle', () => {
     expect(first.stderr).toContain('provisioning Apache Cassandra');
     expect(first.stderr).toContain('building MinIO');
     expect(first.stderr).toContain('building local-kms');
+    expect(first.stderr).toContain('building age');
     const lines = first.stdout.split('\n');
     expect(lines.pop()).toBe(''); // ends with a newline
     for (const line of lines) expect(line).toMatch(/^export CASSETTE_TEST_[A-Z0-9_]+='[^']*'$/);
