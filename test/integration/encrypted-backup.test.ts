@@ -211,6 +211,33 @@ describe('encrypted backups (age) on the real services', () => {
     return n;
   }
 
+  it('drill proves the encrypted backup restores; rekey --encrypt-to seals the new backup to another recipient only', async () => {
+    const drill = runCli(['drill', sealedId, ...repoFlags(), ...connection(), '--identity', identityFile, '--json'], env());
+    expect(drill.status, drill.stderr).toBe(0);
+    expect(JSON.parse(drill.stdout)).toMatchObject({ result: 'PASS' });
+    const drills = [];
+    for await (const entry of raw.list(`${folder(sealedId)}drills/`)) drills.push(entry.key);
+    expect(drills.length).toBeGreaterThan(0);
+    for (const key of drills) expect((await buffer(await raw.get(key))).subarray(0, 22).toString(), key).toBe('age-encryption.org/v1\n');
+
+    const next = await generateIdentity();
+    const nextFile = join(work, 'next.txt');
+    writeFileSync(nextFile, `${next}\n`, { mode: 0o600 });
+    const config = join(work, 'rekey.yaml');
+    // The ssn values are random bytes, not Fernet tokens: every one is quarantined (and left as it is).
+    writeFileSync(config, `cluster: {keyspace: ${keyspace}}\nprovider: {type: fernet, old_key_env: OLD, new_key_env: NEW}\ntables: [{name: people, encrypted_columns: [ssn]}]\nkey_version_column: null\n`);
+    const fernet = (): string => `${randomBytes(32).toString('base64url')}=`;
+    const r = runCli(['rekey', sealedId, '--config', config, ...repoFlags(), '--identity', identityFile, '--encrypt-to', await identityToRecipient(next), '--allow-failures', String(ROWS), '--json'], env({ OLD: fernet(), NEW: fernet() }));
+    expect(r.status, r.stderr).toBe(0);
+    const target = (JSON.parse(r.stdout) as { backupId: string }).backupId;
+    expect(JSON.parse(await text(await raw.get(`${folder(target)}encryption.json`)))).toMatchObject({ recipients: [await identityToRecipient(next)] });
+    const withNext = runCli(['verify', target, ...repoFlags(), '--identity', nextFile, '--json'], env());
+    expect(withNext.status, withNext.stderr).toBe(0);
+    expect(JSON.parse(withNext.stdout)).toMatchObject({ ok: true, rows: ROWS, rowsRead: ROWS });
+    const withOld = runCli(['verify', target, ...repoFlags(), '--identity', identityFile], env());
+    expect(withOld.status).toBe(3);
+  });
+
   it('the index holds no schema or row data, and encryption.json names the recipient', async () => {
     const index = await text(await raw.get(`${folder(sealedId)}index.json`));
     expect(index).not.toContain('"columns"');
