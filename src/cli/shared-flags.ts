@@ -10,7 +10,7 @@ import {
 } from '../cassandra/connection/options.js';
 import { CassetteError } from '../errors.js';
 import type { SealingOptions } from '../manifest/sealed-store.js';
-import { checkRecipients, parseIdentityFile, parseRecipientsFile } from '../storage/age-codec.js';
+import { checkRecipients, parseIdentityFile, parsePassphraseFile, parseRecipientsFile } from '../storage/age-codec.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -40,7 +40,8 @@ export function addRepositoryFlags(command: Command): Command {
     .option('--s3-region <region>', 'S3 region [env AWS_REGION, default us-east-1]')
     .option('--no-s3-path-style', 'use virtual-hosted-style S3 URLs (default: path-style when --s3-endpoint is given)')
     .addOption(new Option('--retry-for <duration>', 'wait out an outage of the repository or of Cassandra for this long before failing: 90s, 5m, 1h; 0 fails at the first error [env CASSETTE_RETRY_FOR]').default(undefined, '5m'))
-    .option('--identity <file>', 'age identity file (age-keygen output) that opens encrypted backups [env CASSETTE_AGE_IDENTITY_FILE]');
+    .option('--identity <file>', 'age identity file (age-keygen output) that opens encrypted backups [env CASSETTE_AGE_IDENTITY_FILE]')
+    .option('--passphrase-file <file>', 'file whose first line is the passphrase of backups encrypted with one; backup and rekey encrypt the new backup with it [env CASSETTE_AGE_PASSPHRASE_FILE]');
 }
 
 /** Adds the flags that encrypt what a command writes (backup, rekey). */
@@ -169,7 +170,7 @@ function resolveConsistency(flags: ConnectionFlags, env: Env): string {
 
 interface RepositoryFlags {
   repo?: string; s3Endpoint?: string; s3Region?: string; s3PathStyle?: boolean; retryFor?: string;
-  identity?: string; encryptTo?: string[] | string; recipientsFile?: string;
+  identity?: string; encryptTo?: string[] | string; recipientsFile?: string; passphraseFile?: string;
 }
 
 /** Repository location and S3 settings; credentials come from the AWS default chain. */
@@ -198,8 +199,9 @@ export function resolveRepository(flags: RepositoryFlags, env: Env): RepositoryL
 }
 
 /**
- * --encrypt-to / --recipients-file (public keys, so flags may carry them) and the identity file
- * (--identity, else CASSETTE_AGE_IDENTITY_FILE): a secret, so only ever read from a file.
+ * --encrypt-to / --recipients-file (public keys, so flags may carry them), the identity file
+ * (--identity, else CASSETTE_AGE_IDENTITY_FILE) and the passphrase file (--passphrase-file, else
+ * CASSETTE_AGE_PASSPHRASE_FILE): secrets, so only ever read from files.
  */
 function resolveSealing(flags: RepositoryFlags, env: Env): SealingOptions {
   const given = typeof flags.encryptTo === 'string' ? [flags.encryptTo] : flags.encryptTo ?? [];
@@ -212,7 +214,10 @@ function resolveSealing(flags: RepositoryFlags, env: Env): SealingOptions {
   const identityFile = flags.identity ?? (env.CASSETTE_AGE_IDENTITY_FILE === '' ? undefined : env.CASSETTE_AGE_IDENTITY_FILE);
   const from = flags.identity !== undefined ? `--identity ${flags.identity}` : `CASSETTE_AGE_IDENTITY_FILE (${identityFile ?? ''})`;
   const identities = identityFile === undefined ? undefined : parseIdentityFile(readKeyFile(identityFile, from), identityFile);
-  return { ...(sealNewTo === undefined ? {} : { sealNewTo }), ...(identities === undefined ? {} : { identities }) };
+  const passphraseFile = flags.passphraseFile ?? (env.CASSETTE_AGE_PASSPHRASE_FILE === '' ? undefined : env.CASSETTE_AGE_PASSPHRASE_FILE);
+  const passphrase = passphraseFile === undefined ? undefined
+    : parsePassphraseFile(readKeyFile(passphraseFile, flags.passphraseFile !== undefined ? `--passphrase-file ${passphraseFile}` : `CASSETTE_AGE_PASSPHRASE_FILE (${passphraseFile})`), passphraseFile);
+  return { ...(sealNewTo === undefined ? {} : { sealNewTo }), ...(identities === undefined ? {} : { identities }), ...(passphrase === undefined ? {} : { passphrase }) };
 }
 
 function readKeyFile(path: string, what: string): string {

@@ -16,6 +16,11 @@ export const EncryptionDocument = z.object({
   scheme: z.literal('age'),
   /** The age recipients (public keys) every sealed object of the backup is encrypted to. */
   recipients: z.array(z.string()).min(1),
+  /**
+   * Backups written with a passphrase: the identity of one of the recipients, as an ASCII-armored
+   * age file sealed with the passphrase (scrypt). Absent otherwise.
+   */
+  passphraseIdentity: z.string().optional(),
 });
 export type EncryptionDocument = z.infer<typeof EncryptionDocument>;
 

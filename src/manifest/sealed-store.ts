@@ -14,7 +14,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
 import { CassetteError } from '../errors.js';
-import { openBody, sealBody, type AgeIdentities, type AgeRecipients } from '../storage/age-codec.js';
+import { openBody, sealBody, unwrapIdentity, wrapNewIdentity, type AgeIdentities, type AgePassphrase, type AgeRecipients } from '../storage/age-codec.js';
 import { DigestCounter } from '../storage/body.js';
 import { BlobNotFoundError, type BlobBody, type BlobEntry, type BlobStore, type PutOptions, type PutResult } from '../storage/blob-store.js';
 import { BackupIndex, EncryptionDocument, ENCRYPTION_KIND, INDEX_KIND } from './encryption-format.js';
@@ -29,9 +29,14 @@ export interface SealingOptions {
   readonly sealNewTo?: AgeRecipients;
   /** Identities that open encrypted backups (`--identity`); without them their objects cannot be read. */
   readonly identities?: AgeIdentities;
+  /**
+   * `--passphrase-file`: opens backups written with a passphrase, and seals new ones with it (to a
+   * new identity of the backup's own, kept in encryption.json sealed with the passphrase).
+   */
+  readonly passphrase?: AgePassphrase;
 }
 
-type Mode = { readonly sealed: false } | { readonly sealed: true; readonly recipients: AgeRecipients };
+type Mode = { readonly sealed: false } | { readonly sealed: true; readonly doc: EncryptionDocument };
 
 /** The backup's encryption as its `encryption.json` says, or undefined for a plain (or unknown) backup. */
 export async function readEncryption(store: BlobStore, backupId: string): Promise<EncryptionDocument | undefined> {
@@ -57,6 +62,8 @@ export class SealedStore implements BlobStore {
   readonly #inner: BlobStore;
   readonly #options: SealingOptions;
   readonly #modes = new Map<string, Promise<Mode>>();
+  /** Backup identities unwrapped with the passphrase, by backup id. */
+  readonly #unwrapped = new Map<string, Promise<AgeIdentities>>();
   /** The stored size and hash of every object this store sealed, by key (for index.json). */
   readonly #stored = new Map<string, StoredObject>();
 
@@ -75,8 +82,9 @@ export class SealedStore implements BlobStore {
     if (id === undefined || name === undefined || PLAIN_NAMES.has(name)) return this.#inner.put(key, body, options);
     const mode = name === 'backup.json' ? await this.#startMode(id, body) : await this.#mode(id);
     if (!mode.sealed) return this.#inner.put(key, body, options);
-    if (name === 'manifest.json') await this.#writeIndex(id, body, mode.recipients);
-    return this.#sealedPut(key, body, mode.recipients, options);
+    const to = { recipients: mode.doc.recipients };
+    if (name === 'manifest.json') await this.#writeIndex(id, body, to);
+    return this.#sealedPut(key, body, to, options);
   }
 
   async get(key: string) {
@@ -85,13 +93,30 @@ export class SealedStore implements BlobStore {
     if (id === undefined || name === undefined || PLAIN_NAMES.has(name)) return this.#inner.get(key);
     const mode = await this.#mode(id);
     if (!mode.sealed) return this.#inner.get(key);
-    const identities = this.#options.identities;
-    if (identities === undefined) {
-      throw new CassetteError('INVALID_INPUT', `backup ${id} is encrypted with age (to ${describeRecipients(mode.recipients)}); no identity was given to read it`, {
-        hint: 'give the age identity (secret key) file of one of its recipients: --identity FILE or CASSETTE_AGE_IDENTITY_FILE',
-      });
-    }
+    const identities = await this.#identitiesFor(id, mode.doc);
     return openBody(await this.#inner.get(key), identities, `${name} of backup ${id}`);
+  }
+
+  /** The identities given, and the backup's own one when a passphrase opens it (one scrypt per backup). */
+  async #identitiesFor(id: string, doc: EncryptionDocument): Promise<AgeIdentities> {
+    const given = this.#options.identities;
+    const passphrase = this.#options.passphrase;
+    if (doc.passphraseIdentity !== undefined && passphrase !== undefined) {
+      let own = this.#unwrapped.get(id);
+      if (own === undefined) {
+        own = unwrapIdentity(doc.passphraseIdentity, passphrase, `backup ${id}`);
+        this.#unwrapped.set(id, own);
+        own.catch(() => this.#unwrapped.delete(id));
+      }
+      const opened = await own;
+      return { identities: [...opened.identities, ...(given?.identities ?? [])], source: given === undefined ? passphrase.source : `${passphrase.source} and ${given.source}` };
+    }
+    if (given !== undefined) return given;
+    throw new CassetteError('INVALID_INPUT', `backup ${id} is encrypted with age (to ${describeRecipients(doc.recipients)}); no ${doc.passphraseIdentity === undefined ? 'identity' : 'passphrase or identity'} was given to read it`, {
+      hint: doc.passphraseIdentity === undefined
+        ? 'give the age identity (secret key) file of one of its recipients: --identity FILE or CASSETTE_AGE_IDENTITY_FILE'
+        : 'give its passphrase: --passphrase-file FILE or CASSETTE_AGE_PASSPHRASE_FILE',
+    });
   }
 
   head(key: string) {
@@ -110,7 +135,7 @@ export class SealedStore implements BlobStore {
   #mode(id: string): Promise<Mode> {
     let mode = this.#modes.get(id);
     if (mode === undefined) {
-      mode = readEncryption(this.#inner, id).then((doc): Mode => (doc === undefined ? { sealed: false } : { sealed: true, recipients: { recipients: doc.recipients } }));
+      mode = readEncryption(this.#inner, id).then((doc): Mode => (doc === undefined ? { sealed: false } : { sealed: true, doc }));
       this.#modes.set(id, mode);
       mode.catch(() => this.#modes.delete(id));
     }
@@ -125,23 +150,35 @@ export class SealedStore implements BlobStore {
   async #startMode(id: string, header: BlobBody): Promise<Mode> {
     const existing = await this.#mode(id);
     if (existing.sealed || (await this.#inner.head(`${backupFolder(id)}backup.json`)) !== undefined) return existing;
-    const to = this.#options.sealNewTo ?? (await this.#sourceRecipients(header));
-    if (to === undefined) return existing;
-    const doc: EncryptionDocument = { formatVersion: FORMAT_VERSION, kind: ENCRYPTION_KIND, scheme: 'age', recipients: [...to.recipients] };
+    const doc = await this.#newEncryption(header);
+    if (doc === undefined) return existing;
     await this.#inner.put(encryptionKey(id), `${JSON.stringify(doc, null, 2)}\n`, { ifAbsent: true });
-    const mode: Mode = { sealed: true, recipients: to };
+    const mode: Mode = { sealed: true, doc };
     this.#modes.set(id, Promise.resolve(mode));
     return mode;
   }
 
-  /** The recipients of the backup a new one is derived from (backup.json's derivedFrom), when that one is encrypted. */
-  async #sourceRecipients(header: BlobBody): Promise<AgeRecipients | undefined> {
+  /**
+   * How a new backup is sealed: to the store's recipients and/or a new identity sealed with its
+   * passphrase; else, for a backup derived from an encrypted one (rekey), as that one is.
+   */
+  async #newEncryption(header: BlobBody): Promise<EncryptionDocument | undefined> {
+    const { sealNewTo, passphrase } = this.#options;
+    const base = { formatVersion: FORMAT_VERSION, kind: ENCRYPTION_KIND, scheme: 'age' } as const;
+    if (sealNewTo !== undefined || passphrase !== undefined) {
+      const own = passphrase === undefined ? undefined : await wrapNewIdentity(passphrase);
+      return {
+        ...base,
+        recipients: [...(sealNewTo?.recipients ?? []), ...(own === undefined ? [] : [own.recipient])],
+        ...(own === undefined ? {} : { passphraseIdentity: own.wrapped }),
+      };
+    }
     const json = documentText(header);
     if (json === undefined) return undefined;
     const source = (parseJson(json, 'backup.json') as { derivedFrom?: { backupId?: unknown } }).derivedFrom?.backupId;
     if (typeof source !== 'string') return undefined;
     const mode = await this.#mode(source);
-    return mode.sealed ? mode.recipients : undefined;
+    return mode.sealed ? { ...base, recipients: mode.doc.recipients, ...(mode.doc.passphraseIdentity === undefined ? {} : { passphraseIdentity: mode.doc.passphraseIdentity }) } : undefined;
   }
 
   async #sealedPut(key: string, body: BlobBody, to: AgeRecipients, options?: PutOptions): Promise<PutResult> {
@@ -217,8 +254,8 @@ function documentText(body: BlobBody): string | undefined {
   return body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') : undefined;
 }
 
-function describeRecipients(to: AgeRecipients): string {
-  const [first] = to.recipients;
+function describeRecipients(recipients: readonly string[]): string {
+  const [first] = recipients;
   const short = first === undefined ? '?' : `${first.slice(0, 12)}…`;
-  return to.recipients.length === 1 ? short : `${short} and ${to.recipients.length - 1} more`;
+  return recipients.length === 1 ? short : `${short} and ${recipients.length - 1} more`;
 }

@@ -10,7 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
+import { Decrypter, Encrypter, armor, generateIdentity, identityToRecipient } from 'age-encryption';
 import { CassetteError } from '../errors.js';
 import type { BlobBody } from './blob-store.js';
 
@@ -27,6 +27,47 @@ export interface AgeIdentities {
   readonly identities: readonly string[];
   /** Where they came from, for messages (a file path or a variable name; never the keys). */
   readonly source: string;
+}
+
+/** A passphrase (from a file; never a flag): it seals a backup's own identity with scrypt. */
+export interface AgePassphrase {
+  readonly passphrase: string;
+  /** Where it came from, for messages (a file path; never the passphrase). */
+  readonly source: string;
+}
+
+/** The passphrase in a passphrase file: its first line. Throws INVALID_INPUT when it is empty. */
+export function parsePassphraseFile(text: string, source: string): AgePassphrase {
+  const passphrase = text.split('\n')[0]?.replace(/\r$/, '') ?? '';
+  if (passphrase === '') throw new CassetteError('INVALID_INPUT', `${source} holds no passphrase (its first line is empty)`, { hint: 'write the passphrase on the first line of the file' });
+  return { passphrase, source };
+}
+
+/**
+ * A new identity for one backup, and that identity sealed with the passphrase (age's scrypt
+ * recipient, ASCII-armored): objects are sealed to the identity's recipient, so the slow scrypt
+ * runs once per backup and reader, not once per object. `age -d -i wrapped.age` reads it too.
+ */
+export async function wrapNewIdentity(passphrase: AgePassphrase): Promise<{ recipient: string; wrapped: string }> {
+  const identity = await generateIdentity();
+  const encrypter = new Encrypter();
+  encrypter.setPassphrase(passphrase.passphrase);
+  const wrapped = armor.encode(await encrypter.encrypt(identity));
+  return { recipient: await identityToRecipient(identity), wrapped };
+}
+
+/** The identity `wrapNewIdentity` sealed; INVALID_INPUT naming `what` when the passphrase does not open it. */
+export async function unwrapIdentity(wrapped: string, passphrase: AgePassphrase, what: string): Promise<AgeIdentities> {
+  const decrypter = new Decrypter();
+  decrypter.addPassphrase(passphrase.passphrase);
+  try {
+    const identity = await decrypter.decrypt(armor.decode(wrapped), 'text');
+    return { identities: [identity.trim()], source: passphrase.source };
+  } catch {
+    throw new CassetteError('INVALID_INPUT', `the passphrase in ${passphrase.source} does not open ${what}`, {
+      hint: 'give the passphrase the backup was written with (--passphrase-file FILE or CASSETTE_AGE_PASSPHRASE_FILE)',
+    });
+  }
 }
 
 /** Checks `age1…` recipients; `source` names where they came from. Throws INVALID_INPUT. */

@@ -112,6 +112,23 @@ describe('SealedStore: encrypted backups through the same commands', async () =>
     expect(await readManifest(new SealedStore(raw, {}), plainId)).toMatchObject({ backupId: plainId });
   });
 
+  it('a passphrase seals a new identity of the backup\'s own (one scrypt per reader); only the passphrase opens it', async () => {
+    const store = new FsStore(mkdtempSync(join(tmpdir(), 'cassette-sealed-pass-')));
+    const passphrase = { passphrase: 'correct horse battery staple', source: 'pass.txt' };
+    await writeSyntheticBackup(new SealedStore(store, { passphrase }), ID, schema, [{ name: 'users', ranges: [[[row(1), row(7)]]] }]);
+    const doc = JSON.parse(await text(await store.get(`backups/${ID}/encryption.json`))) as { recipients: string[]; passphraseIdentity: string };
+    expect(doc.recipients).toHaveLength(1);
+    expect(doc.passphraseIdentity).toMatch(/^-----BEGIN AGE ENCRYPTED FILE-----/);
+    expect(doc.passphraseIdentity).not.toContain('AGE-SECRET-KEY');
+    const back = await readBackup(new SealedStore(store, { passphrase }), ID);
+    expect((back.rows.get('users') ?? []).map((r) => r.row)).toEqual([row(1), row(7)]);
+    const wrong = await rejection(readManifest(new SealedStore(store, { passphrase: { passphrase: 'wrong', source: 'other-pass.txt' } }), ID));
+    expect(wrong).toMatchObject({ code: 'INVALID_INPUT', message: `the passphrase in other-pass.txt does not open backup ${ID}` });
+    const none = await rejection(readManifest(new SealedStore(store, {}), ID));
+    expect(none.message).toContain('no passphrase or identity was given to read it');
+    expect(none.hint).toContain('--passphrase-file');
+  });
+
   it('rekey of an encrypted backup writes an encrypted backup to the same recipients', async () => {
     const store = new FsStore(mkdtempSync(join(tmpdir(), 'cassette-sealed-rekey-')));
     const sealedWriter = new SealedStore(store, { sealNewTo: { recipients: [recipient] } });

@@ -26,6 +26,10 @@ describe('--encrypt-to, --recipients-file and --identity', async () => {
     expect(resolveRepository({ identity: key }, {}).sealing).toEqual({ identities: { identities: [identity], source: key } });
     expect(resolveRepository({}, { CASSETTE_AGE_IDENTITY_FILE: key }).sealing).toEqual({ identities: { identities: [identity], source: key } });
     expect(resolveRepository({}, {}).sealing).toEqual({});
+    const pass = file('pass.txt', 'correct horse\nignored second line\n');
+    expect(resolveRepository({ passphraseFile: pass }, {}).sealing).toEqual({ passphrase: { passphrase: 'correct horse', source: pass } });
+    expect(resolveRepository({}, { CASSETTE_AGE_PASSPHRASE_FILE: pass }).sealing).toEqual({ passphrase: { passphrase: 'correct horse', source: pass } });
+    expect(thrown(() => resolveRepository({ passphraseFile: file('blank.txt', '\nx\n') }, {})).message).toContain('holds no passphrase (its first line is empty)');
   });
 
   it('refuses what is not an age key, naming where it came from and never echoing a secret', () => {

@@ -59,7 +59,7 @@ export function registerVerify(program: Command, context: ProgramContext): void 
     const store = openRepository(location);
     const cipher = config === undefined ? undefined : await createCipher(config.provider, context.env);
     const json = flags.json === true;
-    const report = await runVerify({ backupId, subset, parallel, canDecrypt: location.sealing.identities !== undefined, ...(config === undefined ? {} : { config }) }, {
+    const report = await runVerify({ backupId, subset, parallel, canDecrypt: location.sealing.identities !== undefined || location.sealing.passphrase !== undefined, ...(config === undefined ? {} : { config }) }, {
       store,
       storedObjects: openStoredObjects(location),
       ...(cipher === undefined ? {} : { cipher }),
