@@ -238,6 +238,25 @@ describe('encrypted backups (age) on the real services', () => {
     expect(withOld.status).toBe(3);
   });
 
+  it('a passphrase-encrypted backup reads back with the passphrase only (exit 3 naming the file otherwise)', async () => {
+    const pass = join(work, 'pass.txt');
+    writeFileSync(pass, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+    const wrongPass = join(work, 'wrong-pass.txt');
+    writeFileSync(wrongPass, 'not the passphrase\n', { mode: 0o600 });
+    const b = runCli(['backup', '--keyspace', keyspace, '--tables', 'people', ...repoFlags(), ...connection(), '--passphrase-file', pass, '--json'], env());
+    expect(b.status, b.stderr).toBe(0);
+    const id = (JSON.parse(b.stdout) as { backupId: string }).backupId;
+    const doc = JSON.parse(await text(await raw.get(`${folder(id)}encryption.json`))) as { passphraseIdentity?: string };
+    expect(doc.passphraseIdentity).toMatch(/^-----BEGIN AGE ENCRYPTED FILE-----/);
+    const ok = runCli(['verify', id, ...repoFlags(), '--json'], env({ CASSETTE_AGE_PASSPHRASE_FILE: pass }));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, rows: ROWS, rowsRead: ROWS, encryption: { contentsChecked: true } });
+    const wrong = runCli(['verify', id, ...repoFlags(), '--passphrase-file', wrongPass], env());
+    expect(wrong.status).toBe(3);
+    expect(wrong.stderr).toContain(`the passphrase in ${wrongPass} does not open backup ${id}`);
+    expect(wrong.stderr).not.toContain('not the passphrase');
+  });
+
   it('the index holds no schema or row data, and encryption.json names the recipient', async () => {
     const index = await text(await raw.get(`${folder(sealedId)}index.json`));
     expect(index).not.toContain('"columns"');
