@@ -9,7 +9,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const PYTHON_ENV_SCRIPT = fileURLToPath(new URL('../../scripts/python-env', import.meta.url));
 const KEYS_VARIABLE = 'CASSETTE_TEST_FERNET_KEYS';
 
 // The one Python program: `op` is encrypt or decrypt, with the Fernet keys from the
@@ -33,22 +32,33 @@ else:
 json.dump(out, sys.stdout)
 `;
 
-let resolved: string | undefined;
+const resolved = new Map<string, string>();
 
-/** The Python with the pinned `cryptography`; throws with the reason when there is none. */
-export function pythonPath(): string {
-  const fromEnv = process.env['CASSETTE_TEST_PYTHON'];
+/**
+ * The python of a venv made by one of the repo's scripts (`script`, under scripts/), unless
+ * `variable` names one; throws with the script's last line of reason when there is none.
+ */
+function venvPython(script: string, variable: string, what: string): string {
+  const fromEnv = process.env[variable];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (resolved !== undefined) return resolved;
+  const known = resolved.get(script);
+  if (known !== undefined) return known;
+  let path: string;
   try {
-    resolved = execFileSync(PYTHON_ENV_SCRIPT, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    path = execFileSync(fileURLToPath(new URL(`../../scripts/${script}`, import.meta.url)), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   } catch (err) {
     const stderr = (err as { stderr?: unknown }).stderr;
     const reason = typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim().split('\n').at(-1) : String(err);
-    throw new Error(`no Python with cryptography for the interop tests (set CASSETTE_TEST_PYTHON or fix scripts/python-env): ${reason}`);
+    throw new Error(`no Python with ${what} (set ${variable} or fix scripts/${script}): ${reason}`);
   }
-  if (resolved === '') throw new Error('scripts/python-env printed no python path');
-  return resolved;
+  if (path === '') throw new Error(`scripts/${script} printed no python path`);
+  resolved.set(script, path);
+  return path;
+}
+
+/** The Python with the pinned `cryptography`; throws with the reason when there is none. */
+export function pythonPath(): string {
+  return venvPython('python-env', 'CASSETTE_TEST_PYTHON', 'cryptography for the interop tests');
 }
 
 /** Runs a Python program with `input` on stdin and `env` added; resolves its stdout. */
@@ -111,22 +121,9 @@ export async function fernetGenerateKeyInPython(): Promise<string> {
   return key;
 }
 
-const REKEY_ENV_SCRIPT = fileURLToPath(new URL('../../scripts/python-rekey-env', import.meta.url));
-let rekeyResolved: string | undefined;
-
 /** The Python ≥ 3.12 with cassandra-rekey 0.1.0 and boto3 (scripts/python-rekey-env, or CASSETTE_TEST_REKEY_PYTHON). */
 export function rekeyPythonPath(): string {
-  const fromEnv = process.env['CASSETTE_TEST_REKEY_PYTHON'];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (rekeyResolved !== undefined) return rekeyResolved;
-  try {
-    rekeyResolved = execFileSync(REKEY_ENV_SCRIPT, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    const stderr = (err as { stderr?: unknown }).stderr;
-    const reason = typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim().split('\n').at(-1) : String(err);
-    throw new Error(`no Python with cassandra-rekey for the KMS interop tests (set CASSETTE_TEST_REKEY_PYTHON or fix scripts/python-rekey-env): ${reason}`);
-  }
-  return rekeyResolved;
+  return venvPython('python-rekey-env', 'CASSETTE_TEST_REKEY_PYTHON', 'cassandra-rekey for the KMS interop tests');
 }
 
 // cassandra-rekey's own aws_kms provider, with the boto3 client it builds itself (`boto3.client("kms")`,

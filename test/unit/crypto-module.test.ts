@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CipherContext, CipherSpec, KeySpec } from '../../src/crypto/cipher.js';
 import { createModuleCipher, describeModuleError } from '../../src/crypto/module-cipher.js';
 import { CassetteError } from '../../src/errors.js';
+import { rejection } from '../support/thrown.js';
 
 const XOR = fileURLToPath(new URL('../fixtures/providers/xor-provider.mjs', import.meta.url));
 const DOWN = fileURLToPath(new URL('../fixtures/providers/unavailable-provider.mjs', import.meta.url));
@@ -34,15 +35,6 @@ function spec(module: string, options: Record<string, unknown> = {}, newKey: Key
   return { type: 'module', module, options, oldKeys, ...(newKey === null ? {} : { newKey }) };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<CassetteError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a CassetteError');
-}
 
 /** `value` as the xor toy stores it under a key. */
 function xorSealed(version: number, keyText: string, plaintext: string): Buffer {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CipherContext, CipherSpec, KeySpec } from '../../src/crypto/cipher.js';
 import { createCipher } from '../../src/crypto/registry.js';
 import { CassetteError } from '../../src/errors.js';
+import { rejection } from '../support/thrown.js';
 
 const XOR = fileURLToPath(new URL('../fixtures/providers/xor-provider.mjs', import.meta.url));
 const context: CipherContext = { keyspace: 'ks', table: 't', column: 'c' };
@@ -22,15 +23,6 @@ function key(name: string, extra: Omit<KeySpec, 'source'> = {}): KeySpec {
   return { source: { env: name }, ...extra };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<CassetteError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CassetteError) return err;
-    throw err;
-  }
-  throw new Error('expected a CassetteError');
-}
 
 describe('createCipher', () => {
   it('picks the provider by type', async () => {
