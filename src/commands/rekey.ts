@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema/model.js';
 import type { RotationConfig } from '../config/rotation-types.js';
-import type { ColumnCipher } from '../crypto/cipher.js';
+import type { ColumnCipher, KmsCalls } from '../crypto/cipher.js';
 import { CassetteError } from '../errors.js';
 import { newAttemptId, newBackupId } from '../manifest/backup-id.js';
 import {
@@ -27,7 +27,7 @@ import { readCompleteManifest, readDocument, readHeader, readManifest, readMarke
 import { checkDigest, openChunk } from '../pipeline/chunks/read-chunk.js';
 import { DigestCounter } from '../storage/body.js';
 import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
-import { QUARANTINE_SAMPLE, type KmsCalls } from '../pipeline/transform/transform-chunk.js';
+import { QUARANTINE_SAMPLE } from '../pipeline/transform/transform-chunk.js';
 import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';

@@ -54,6 +54,12 @@ export interface KmsSpec {
   readonly region?: string;
 }
 
+/** KMS calls by operation (aws-kms), for reports. */
+export interface KmsCalls {
+  readonly generateDataKey: number;
+  readonly decrypt: number;
+}
+
 /** One check a provider makes of its own keys for `cassette doctor` (a KMS round trip per CMK). */
 export interface ProviderCheck {
   /** Stable identifier, such as `kms.new_cmk`. */
@@ -115,7 +121,7 @@ export interface ColumnCipher {
   /** Checks of the provider's own keys beyond a seal/open round trip (aws-kms: each CMK); absent for local keys. */
   check?(): Promise<readonly ProviderCheck[]>;
   /** KMS calls made so far (aws-kms), for reports. */
-  readonly kmsCalls?: () => { readonly generateDataKey: number; readonly decrypt: number };
+  readonly kmsCalls?: () => KmsCalls;
   /** Releases what the provider holds (connections, cached data keys). Optional; idempotent. */
   close?(): void;
 }

@@ -12,14 +12,14 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { text } from 'node:stream/consumers';
 import { CassetteError } from '../errors.js';
 import { openBody, sealBody, unwrapIdentity, wrapNewIdentity, type AgeIdentities, type AgePassphrase, type AgeRecipients } from '../storage/age-codec.js';
 import { DigestCounter } from '../storage/body.js';
-import { BlobNotFoundError, type BlobBody, type BlobEntry, type BlobStore, type PutOptions, type PutResult } from '../storage/blob-store.js';
+import { type BlobBody, type BlobEntry, type BlobStore, type PutOptions, type PutResult } from '../storage/blob-store.js';
 import { BackupIndex, EncryptionDocument, ENCRYPTION_KIND, INDEX_KIND } from './encryption-format.js';
 import { FORMAT_VERSION, Manifest, parseDocument, type StoredObject } from './format.js';
 import { backupFolder, backupIdOf, encryptionKey, indexKey } from './keys.js';
+import { readDocument } from './repository.js';
 
 /** Objects of an encrypted backup's folder that stay plaintext. */
 const PLAIN_NAMES = new Set(['encryption.json', 'index.json', 'deleting.json']);
@@ -39,15 +39,8 @@ export interface SealingOptions {
 type Mode = { readonly sealed: false } | { readonly sealed: true; readonly doc: EncryptionDocument };
 
 /** The backup's encryption as its `encryption.json` says, or undefined for a plain (or unknown) backup. */
-export async function readEncryption(store: BlobStore, backupId: string): Promise<EncryptionDocument | undefined> {
-  let body: string;
-  try {
-    body = await text(await store.get(encryptionKey(backupId)));
-  } catch (err) {
-    if (err instanceof BlobNotFoundError) return undefined;
-    throw err;
-  }
-  return parseDocument(EncryptionDocument, parseJson(body, `encryption.json of backup ${backupId}`), `encryption.json of backup ${backupId}`);
+export function readEncryption(store: BlobStore, backupId: string): Promise<EncryptionDocument | undefined> {
+  return readDocument(store, encryptionKey(backupId), EncryptionDocument, `encryption.json of backup ${backupId}`);
 }
 
 function parseJson(body: string, what: string): unknown {
@@ -184,19 +177,17 @@ export class SealedStore implements BlobStore {
   async #sealedPut(key: string, body: BlobBody, to: AgeRecipients, options?: PutOptions): Promise<PutResult> {
     const plain = new DigestCounter();
     const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
-    const counted = new PassThrough();
-    const feeding = pipeline(source, plain, counted);
+    const feeding = pipeline(source, plain);
     feeding.catch(() => undefined);
-    const sealed = await sealBody(counted, to);
+    const sealed = await sealBody(plain, to);
     const stored = new DigestCounter();
     const storing = pipeline(sealed, stored);
     storing.catch(() => undefined);
     await this.#inner.put(key, stored, options);
     await feeding;
     await storing;
-    const result: StoredObject = { bytes: stored.bytes, sha256: stored.digest() };
-    this.#stored.set(key, result);
-    return { bytes: plain.bytes, stored: result };
+    this.#stored.set(key, { bytes: stored.bytes, sha256: stored.digest() });
+    return { bytes: plain.bytes };
   }
 
   /** index.json from the manifest being written: no schema, no row data, every stored object's size and hash. */

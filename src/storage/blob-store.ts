@@ -19,15 +19,9 @@ export interface PutOptions {
   readonly ifAbsent?: boolean;
 }
 
-/** What {@link BlobStore.put} stored. */
+/** What {@link BlobStore.put} stored: the bytes of the body as given. */
 export interface PutResult {
-  /** Bytes of the body as given. */
   readonly bytes: number;
-  /**
-   * When a store transforms bodies before storing them (manifest/sealed-store.ts encrypts them):
-   * the size and SHA-256 (hex) of what it stored. Absent when the body was stored as given.
-   */
-  readonly stored?: { readonly bytes: number; readonly sha256: string };
 }
 
 /** One entry of {@link BlobStore.list}. */

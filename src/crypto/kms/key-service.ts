@@ -10,6 +10,8 @@
  * open (not a KMS ciphertext, a CMK it does not know) is not an error: `unwrap` resolves undefined.
  */
 
+import type { KmsCalls } from '../cipher.js';
+
 /** A data key as the service returns it. The caller owns `plaintext` and zeroes it when done. */
 export interface DataKey {
   readonly plaintext: Buffer;
@@ -32,7 +34,7 @@ export interface KeyService {
   /** Opens a wrapped data key; undefined when the service cannot (not its ciphertext). */
   unwrap(wrapped: Buffer): Promise<UnwrappedKey | undefined>;
   /** The number of calls made so far, by operation (for reports and benchmarks). */
-  readonly calls: { readonly generateDataKey: number; readonly decrypt: number; readonly describeKey: number };
+  readonly calls: KmsCalls & { readonly describeKey: number };
   /** Releases connections. */
   close(): void;
 }

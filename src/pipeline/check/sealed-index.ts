@@ -6,12 +6,11 @@
  * can be checked without the identity; `verify --identity` does that too.
  */
 import { createHash } from 'node:crypto';
-import { text } from 'node:stream/consumers';
 import { CassetteError } from '../../errors.js';
 import { BackupIndex } from '../../manifest/encryption-format.js';
-import { parseDocument } from '../../manifest/format.js';
+import { readDocument } from '../../manifest/repository.js';
 import { backupFolder, indexKey, manifestKey } from '../../manifest/keys.js';
-import { BlobNotFoundError, type BlobStore } from '../../storage/blob-store.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import { forEachBounded } from '../retry.js';
 import type { BackupProblem } from './cross-checks.js';
 
@@ -38,23 +37,13 @@ export async function checkSealedIndex(raw: BlobStore, backupId: string, options
   const folder = backupFolder(backupId);
   const sizes = new Map<string, number>();
   for await (const entry of raw.list(folder)) sizes.set(entry.key, entry.size);
-  let body: string;
-  try {
-    body = await text(await raw.get(indexKey(backupId)));
-  } catch (err) {
-    if (!(err instanceof BlobNotFoundError)) throw err;
+  const index = await readDocument(raw, indexKey(backupId), BackupIndex, `index.json of backup ${backupId}`);
+  if (index === undefined) {
     const incomplete = !sizes.has(manifestKey(backupId));
     throw new CassetteError('BACKUP_INVALID', `backup ${backupId} ${sizes.size === 0 ? `not found in ${raw.description}` : incomplete ? 'is incomplete (no index.json)' : 'has no index.json'}`, {
       hint: incomplete ? `finish it with \`cassette backup --resume ${backupId} --identity FILE\`` : 'give its identity (--identity) to verify its contents, or use another backup',
     });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new CassetteError('BACKUP_INVALID', `index.json of backup ${backupId} is not valid JSON`, { hint: 'the object was damaged; use another backup' });
-  }
-  const index = parseDocument(BackupIndex, json, `index.json of backup ${backupId}`);
   const problems: BackupProblem[] = [];
   if (index.backupId !== backupId) problems.push({ key: indexKey(backupId), problem: `names backup ${index.backupId}` });
   const jobs: { key: string; bytes: number; sha256: string; chunk: boolean }[] = [];

@@ -25,7 +25,6 @@ export interface ChunkWriterOptions {
   readonly onBatch?: (rows: number, rawBytes: number) => void;
 }
 
-
 /**
  * Consumes `batches` (each an array of NDJSON lines without newlines) and returns the chunks
  * written, in order. An empty source writes no chunk. Rejects if the source throws, the store

@@ -10,7 +10,7 @@
  */
 import { writeChunks } from '../export/chunk-writer.js';
 import { readChunkRows } from '../chunks/read-chunk.js';
-import type { ColumnCipher } from '../../crypto/cipher.js';
+import type { ColumnCipher, KmsCalls } from '../../crypto/cipher.js';
 import type { ChunkEntry } from '../../manifest/format.js';
 import { chunkRelativeKey } from '../../manifest/keys.js';
 import type { QuarantineEntry } from '../../manifest/rekey-format.js';
@@ -61,12 +61,6 @@ export interface ChunkTransformResult {
   readonly kmsCalls?: KmsCalls;
 }
 
-/** KMS calls by operation. */
-export interface KmsCalls {
-  readonly generateDataKey: number;
-  readonly decrypt: number;
-}
-
 export const QUARANTINE_SAMPLE = 20;
 
 /** Rotates `rows` with up to `width` rows at once; outcomes in the rows' order. */
@@ -102,7 +96,7 @@ export async function transformChunk(task: ChunkTransformTask, deps: ChunkTransf
       // A remote provider (KMS) answers faster with calls in flight together; local ciphers go row by row.
       const outcomes = width > 1 ? await rekeyRows(batch, task.plan, deps.cipher, dryRun, width) : undefined;
       for (const [i, row] of batch.entries()) {
-        const outcome = outcomes?.[i] ?? (await rekeyRow(row, task.plan, deps.cipher, dryRun));
+        const outcome = outcomes === undefined ? await rekeyRow(row, task.plan, deps.cipher, dryRun) : (outcomes[i] as RowOutcome);
         counts.rows++;
         // In a dry run, the rows a real run would change.
         if (outcome.wouldChange) counts.rowsChanged++;
