@@ -164,6 +164,30 @@ describe('writeChunks', () => {
     expect(await storedKeys(store)).toEqual([]);
   });
 
+  it('rejects with the store\'s error, not the AbortError its abandoned body raises, however slowly the put settles', async () => {
+    // Like FsStore on a full disk: the put stops reading mid-body (leaving `for await` destroys the
+    // body with an AbortError at once), cleans up for a while, and only then rejects.
+    const full = new CassetteError('REPOSITORY_UNAVAILABLE', 'cannot write it: no space left on device (ENOSPC)');
+    const filling: BlobStore = {
+      description: 'filling',
+      put: async (_key: string, body: BlobBody) => {
+        if (typeof body === 'string' || body instanceof Uint8Array) throw new Error('unexpected');
+        let read = 0;
+        for await (const chunk of body) {
+          read += (chunk as Buffer).length;
+          if (read > 1024) break;
+        }
+        for (let i = 0; i < 20; i++) await nextTurn(); // closing and unlinking the temporary file
+        throw full;
+      },
+      get: () => Promise.reject(new Error('unused')),
+      head: () => Promise.resolve(undefined),
+      list: async function* (): AsyncGenerator<BlobEntry> { /* empty */ },
+      delete: () => Promise.resolve(),
+    };
+    await expect(writeChunks(fromBatches(Array.from({ length: 64 }, () => noise(16))), { store: filling, keyFor, gzipLevel: 1, maxChunkBytes: 1024 ** 3 })).rejects.toBe(full);
+  });
+
   it('stops when the signal aborts mid-chunk, leaving the chunk unwritten', async () => {
     const controller = new AbortController();
     let pulled = 0;

@@ -73,7 +73,7 @@ export async function writeChunks(batches: AsyncIterable<readonly string[]>, opt
       await allSettledFirstError([
         pipeline(Readable.from(body()), createGzip({ level: options.gzipLevel, chunkSize: 64 * 1024 }), digest, { signal: abort.signal }),
         put,
-      ]);
+      ], options.signal);
     } finally {
       options.signal?.removeEventListener('abort', onOuterAbort);
     }
@@ -83,16 +83,23 @@ export async function writeChunks(batches: AsyncIterable<readonly string[]>, opt
 }
 
 /**
- * Waits until every promise has settled, then rejects with the first rejection (the failure that
- * happened; the others are its consequences), or resolves. Either side failing ends the other: a
- * failed pipeline destroys the put's body, a failed put aborts the pipeline.
+ * Waits until every promise has settled, then rejects with the failure that happened, or resolves.
+ * Either side failing ends the other — a failed pipeline destroys the put's body, a failed put
+ * aborts the pipeline — and those echoes (an AbortError, a premature close) can settle first: a
+ * store that stops reading its body (a full disk) destroys it at once but rejects only after
+ * cleaning up. So the first error that is not an echo wins; an abort of `signal` is the failure.
  */
-async function allSettledFirstError(promises: readonly Promise<unknown>[]): Promise<void> {
-  let failure: { readonly error: unknown } | undefined;
+async function allSettledFirstError(promises: readonly Promise<unknown>[], signal: AbortSignal | undefined): Promise<void> {
+  const errors: unknown[] = [];
   await Promise.all(promises.map((promise) => promise.catch((error: unknown) => {
-    failure ??= { error };
+    errors.push(error);
   })));
-  if (failure !== undefined) throw failure.error;
+  if (errors.length === 0) return;
+  throw (signal?.aborted === true ? undefined : errors.find((e) => !isEcho(e))) ?? errors[0];
+}
+
+function isEcho(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE');
 }
 
 async function nextNonEmpty(source: AsyncIterator<readonly string[]>): Promise<readonly string[] | undefined> {
