@@ -18,13 +18,17 @@ import { multiCellColumns, readsElementWritetimes, releaseMajor } from '../cassa
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/ring/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type ApproximatedWritetimes, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
-import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
+import { BACKUP_ID_PATTERN, backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, requireNotDeleting, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
+import { shareReport, sharedRun } from './backup-shared.js';
+import { buildManifest, stoppedBackup } from './backup-manifest.js';
+
+export { buildManifest } from './backup-manifest.js';
 import type { ProgressSink } from './progress.js';
 
 export interface BackupRequest {
@@ -45,6 +49,11 @@ export interface BackupRequest {
   readonly retryBaseDelayMs?: number;
   /** More tokens at which ranges must start or end, beyond the ring's (tests pin range edges with it). */
   readonly extraBoundaries?: readonly bigint[];
+  /**
+   * A shared run (decisions/0011): every worker runs the same command with this id; the first
+   * creates the backup, the others join it, and ranges are claimed one by one.
+   */
+  readonly backupId?: string;
 }
 
 /** What backup needs from the cluster, beyond plain queries. */
@@ -106,6 +115,8 @@ export interface BackupReport {
   readonly consistency: string;
   /** Columns whose writetimes and TTLs are approximations (Cassandra 4.x, format.md §6.4); absent when none are. */
   readonly approximatedWritetimes?: ApproximatedWritetimes['tables'];
+  /** A shared run (--backup-id): this worker's share, and whether the backup is complete (its manifest written). */
+  readonly shared?: { readonly rangesMine: number; readonly rangesLeft: number; readonly complete: boolean };
 }
 
 /**
@@ -119,7 +130,7 @@ function approximatedWritetimes(cluster: BackupCluster, schema: KeyspaceSchema, 
   return affected.length === 0 ? undefined : { rule: 'row-cells', tables: affected };
 }
 
-async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
+async function startNew(request: BackupRequest, deps: BackupDeps, givenId?: string): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
   if (request.keyspace === undefined) throw new CassetteError('USAGE', 'backup needs --keyspace (or --resume <backup-id>)');
   const { cluster } = deps;
   requireMurmur3(cluster.partitioner);
@@ -142,7 +153,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
   const header: BackupHeader = {
     formatVersion: FORMAT_VERSION,
     kind: 'cassette-backup',
-    backupId: newBackupId(createdAt),
+    backupId: givenId ?? newBackupId(createdAt),
     createdAt: new Date(createdAt).toISOString(),
     tool: { name: 'cassette', version: deps.toolVersion },
     cluster: { name: cluster.name, partitioner: cluster.partitioner, releaseVersion: cluster.releaseVersion, topology: cluster.topology },
@@ -153,14 +164,14 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     ...(approximated === undefined ? {} : { approximatedWritetimes: approximated }),
   };
   deps.signal.throwIfAborted();
-  await deps.leases?.hold({ kind: 'backup', id: header.backupId }, 'write');
+  await deps.leases?.hold({ kind: 'backup', id: header.backupId }, givenId === undefined ? 'write' : 'work');
   // The first writes: from here on, the backup exists (incomplete) and can be resumed.
   await writeDocument(deps.store, backupHeaderKey(header.backupId), header);
   await deps.store.put(schemaCqlKey(header.backupId), `${renderSchemaCql(schema).join(';\n\n')};\n`, { ifAbsent: true });
   return { header, schema };
 }
 
-async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps): Promise<BackupHeader> {
+async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps, mode: 'write' | 'work' = 'write'): Promise<BackupHeader> {
   const header = await readHeader(deps.store, backupId);
   if (header === undefined) {
     throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${deps.store.description}`, {
@@ -170,7 +181,7 @@ async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps
   if (request.keyspace !== undefined && request.keyspace !== header.keyspace.name) {
     throw new CassetteError('USAGE', `backup ${backupId} is of keyspace ${header.keyspace.name}, not ${request.keyspace}`);
   }
-  await deps.leases?.hold({ kind: 'backup', id: backupId }, 'write');
+  if (mode === 'write') await deps.leases?.hold({ kind: 'backup', id: backupId }, 'write');
   await requireNotDeleting(deps.store, backupId);
   const current = await captureKeyspace(deps.cluster.session, header.keyspace.name);
   if (schemaFingerprint(current) !== header.schemaFingerprint) {
@@ -181,6 +192,33 @@ async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps
   // A run killed between backup.json and schema.cql left no schema.cql: write it now.
   if ((await deps.store.head(schemaCqlKey(backupId))) === undefined) {
     await deps.store.put(schemaCqlKey(backupId), `${renderSchemaCql(header.keyspace as unknown as KeyspaceSchema).join(';\n\n')};\n`, { ifAbsent: true });
+  }
+  return header;
+}
+
+/**
+ * A shared run (decisions/0011): the first worker creates the backup (write-once backup.json with
+ * its plan), the others join it — same keyspace and tables — and its plan is theirs.
+ */
+async function joinOrCreate(request: BackupRequest, backupId: string, deps: BackupDeps): Promise<BackupHeader> {
+  if (!BACKUP_ID_PATTERN.test(backupId)) {
+    throw new CassetteError('USAGE', `--backup-id ${backupId} is not a backup id (20261204T120000Z-3fa9c1: UTC time, then 6 hex digits)`);
+  }
+  if ((await readHeader(deps.store, backupId)) === undefined) {
+    try {
+      return (await startNew(request, deps, backupId)).header;
+    } catch (err) {
+      if (!(err instanceof BlobExistsError)) throw err; // another worker created it first: join it
+    }
+  } else {
+    await deps.leases?.hold({ kind: 'backup', id: backupId }, 'work');
+  }
+  const header = await reopen(request, backupId, deps, 'work');
+  if (request.tables !== undefined) {
+    const planned = header.tables.map((t) => t.name).sort().join(',');
+    if ([...request.tables].sort().join(',') !== planned) {
+      throw new CassetteError('USAGE', `backup ${backupId} was planned for tables ${planned}; this worker was given ${request.tables.join(',')}`, { hint: 'give every worker of one run the same command' });
+    }
   }
   return header;
 }
@@ -199,15 +237,19 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   const retryForMs = request.retryForMs ?? DEFAULT_RETRY_FOR_MS;
   const deps: BackupDeps = { ...given, store: withRepositoryRetries(given.store, { retryForMs, signal: given.signal, onWait: (line) => given.progress.waiting?.('repository', line) }) };
   const startedAt = deps.now();
-  const header = request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
+  const shared = request.backupId !== undefined;
+  const header = request.backupId !== undefined ? await joinOrCreate(request, request.backupId, deps)
+    : request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
   const { backupId } = header;
   const keyspace = header.keyspace.name;
+  const reading = request.resume !== undefined || shared;
 
-  const existing = request.resume === undefined ? undefined : await readManifest(deps.store, backupId);
+  const existing = reading ? await readManifest(deps.store, backupId) : undefined;
   const markers = new Map<string, Map<number, RangeMarker>>();
   for (const table of header.tables) {
-    markers.set(table.name, existing === undefined && request.resume !== undefined ? await readMarkers(deps.store, backupId, table.name) : new Map());
+    markers.set(table.name, existing === undefined && reading ? await readMarkers(deps.store, backupId, table.name) : new Map());
   }
+  const claims = shared ? sharedRun(deps, backupId) : undefined;
 
   const schema = header.keyspace as unknown as KeyspaceSchema;
   const router = existing === undefined ? await deps.cluster.readRouter(keyspace) : undefined;
@@ -223,6 +265,9 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
       jobs.push({ folder: backupFolder(backupId), table: table.name, index: planned.index, range, reader, ...(router === undefined ? {} : { route: router.route(range) }) });
     }
   }
+
+  // Workers of a shared run start at different places of the plan, so that they rarely race.
+  if (claims !== undefined && jobs.length > 0) jobs.push(...jobs.splice(0, claims.startAt(jobs.length)));
 
   // Rows to expect, for the ETA only (system.size_estimates; absent for a table created minutes ago).
   const estimates = await Promise.all(header.tables.map((t) => (jobs.length === 0 ? undefined : estimateTableRows(deps.cluster.session, keyspace, t.name, deps.cluster.nodes))));
@@ -241,8 +286,14 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   }
   let rowsThisRun = 0;
   const rangesByNode = new Map<string, number>();
+  /** Ranges this process finished (a shared run's share). */
+  const mine = new Set<string>();
   try {
     await forEachBounded(jobs, request.parallel, async (job) => {
+      if (claims !== undefined && !(await claims.take(job))) {
+        deps.progress.unitDone(job.table);
+        return;
+      }
       const marker = await exportRange(job, {
         fetchSize: request.fetchSize,
         consistency: deps.cluster.consistency,
@@ -263,8 +314,15 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
         onRetry: (line) => deps.progress.note(line),
         onWait: (subject, line) => deps.progress.waiting?.(subject, line),
         onRead: (node) => rangesByNode.set(node, (rangesByNode.get(node) ?? 0) + 1),
+      }).catch((err: unknown) => {
+        // A shared run: another worker's attempt of this range wrote its marker first. Ours is garbage.
+        if (claims !== undefined && err instanceof BlobExistsError) return undefined;
+        throw err;
       });
-      markers.get(job.table)?.set(job.index, marker);
+      if (marker !== undefined) {
+        markers.get(job.table)?.set(job.index, marker);
+        mine.add(`${job.table}/${job.index}`);
+      }
       deps.progress.unitDone(job.table);
     }, deps.signal);
   } catch (err) {
@@ -281,8 +339,30 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     deps.progress.stop();
   }
 
-  const manifest = existing ?? buildManifest(header, markers, deps.now());
-  if (existing === undefined) await writeDocument(deps.store, manifestKey(backupId), manifest);
+  let manifest: Manifest;
+  if (claims !== undefined && existing === undefined) {
+    // Other workers' ranges too: the manifest is written once, by whichever worker finds every range done.
+    for (const table of header.tables) markers.set(table.name, await readMarkers(deps.store, backupId, table.name));
+    const missing = header.tables.reduce((n, t) => n + t.ranges.filter((r) => !markers.get(t.name)?.has(r.index)).length, 0);
+    if (missing > 0) {
+      // Others still work on the rest: report this worker's share; whoever finishes last writes the manifest.
+      const durationMs = Math.max(1, deps.now() - startedAt);
+      return {
+        ...shareReport(header, markers, mine, missing), repository: deps.store.description, rowsThisRun, rangesByNode: Object.fromEntries(rangesByNode),
+        durationMs, rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), consistency: request.consistency,
+      };
+    }
+    manifest = buildManifest(header, markers, deps.now());
+    try {
+      await writeDocument(deps.store, manifestKey(backupId), manifest);
+    } catch (err) {
+      if (!(err instanceof BlobExistsError)) throw err;
+      manifest = (await readManifest(deps.store, backupId)) ?? manifest;
+    }
+  } else {
+    manifest = existing ?? buildManifest(header, markers, deps.now());
+    if (existing === undefined) await writeDocument(deps.store, manifestKey(backupId), manifest);
+  }
   const durationMs = Math.max(1, deps.now() - startedAt);
   return {
     backupId,
@@ -306,51 +386,6 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
     consistency: request.consistency,
     ...(manifest.approximatedWritetimes === undefined ? {} : { approximatedWritetimes: manifest.approximatedWritetimes.tables }),
-  };
-}
-
-/**
- * A backup that stopped after it started can be resumed: say so. Errors cassette knows keep their
- * code (a repository or cluster outage) with the resume command added to the hint; a driver error
- * that outlived the retries means the cluster could not serve the range (exit 4); programming
- * errors stay bugs.
- */
-function stoppedBackup(err: unknown, backupId: string, resume: string): unknown {
-  if (err instanceof CassetteError) {
-    const first = err.hint === undefined ? 'fix the cause,' : `${err.hint};`;
-    return new CassetteError(err.code, err.message, { hint: `${first} then resume with: ${resume}`, cause: err });
-  }
-  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || !(err instanceof Error)) return err;
-  const detail = err.message.split('\n')[0] ?? err.message;
-  return new CassetteError('CLUSTER_UNAVAILABLE', `backup ${backupId} stopped: the cluster failed a range read after every retry (${detail})`, {
-    hint: `check the cluster's health (nodetool status), then resume with: ${resume}`,
-    cause: err,
-  });
-}
-
-/** The manifest from the plan and a marker for every planned range. */
-export function buildManifest(header: BackupHeader, markers: ReadonlyMap<string, ReadonlyMap<number, RangeMarker>>, nowMs: number): Manifest {
-  const tables = header.tables.map((table) => {
-    const done = markers.get(table.name);
-    const ranges = table.ranges.map((planned) => {
-      const marker = done?.get(planned.index);
-      if (marker === undefined) throw new Error(`internal: range ${planned.index} of ${table.name} has no marker`);
-      const { formatVersion: _v, table: _t, ...range } = marker;
-      return range;
-    });
-    return { name: table.name, rows: ranges.reduce((n, r) => n + r.rows, 0), bytes: ranges.reduce((n, r) => n + r.bytes, 0), ranges };
-  });
-  const { tables: _planned, ...fields } = header;
-  return {
-    ...fields,
-    completedAt: new Date(nowMs).toISOString(),
-    tables,
-    totals: {
-      tables: tables.length,
-      ranges: tables.reduce((n, t) => n + t.ranges.length, 0),
-      chunks: tables.reduce((n, t) => n + t.ranges.reduce((m, r) => m + r.chunks.length, 0), 0),
-      rows: tables.reduce((n, t) => n + t.rows, 0),
-      bytes: tables.reduce((n, t) => n + t.bytes, 0),
-    },
+    ...(claims === undefined ? {} : { shared: { rangesMine: mine.size, rangesLeft: 0, complete: true } }),
   };
 }
