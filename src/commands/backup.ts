@@ -18,14 +18,15 @@ import { multiCellColumns, readsElementWritetimes, releaseMajor } from '../cassa
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/ring/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type ApproximatedWritetimes, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
-import { BACKUP_ID_PATTERN, backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
+import { backupFolder, backupHeaderKey, manifestKey, markerKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, requireNotDeleting, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
-import { shareReport, sharedRun } from './backup-shared.js';
+import type { Lease } from '../manifest/leases.js';
+import { joinOrCreate, shareReport, sharedRun } from './backup-shared.js';
 import { buildManifest, stoppedBackup } from './backup-manifest.js';
 
 export { buildManifest } from './backup-manifest.js';
@@ -54,6 +55,8 @@ export interface BackupRequest {
    * creates the backup, the others join it, and ranges are claimed one by one.
    */
   readonly backupId?: string;
+  /** A shared run's expected number of workers: sizes the plan (ranges for all of them), never partitions it. */
+  readonly workers?: number;
 }
 
 /** What backup needs from the cluster, beyond plain queries. */
@@ -84,6 +87,10 @@ export interface BackupDeps {
   readonly resumeHint: (backupId: string) => string;
   /** The run's leases (format.md §11): the backup is held for writing before its first write. */
   readonly leases?: Leases;
+  /** Where this process runs, for a shared run's claims (for people only). */
+  readonly worker?: { readonly host: string; readonly pid: number };
+  /** Whether a lease's process is alive, when this process can tell (cli/leases.ts). */
+  readonly isHolderAlive?: (lease: Lease) => boolean | undefined;
 }
 
 export interface TableReport {
@@ -142,7 +149,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps, givenId?: stri
   for (const table of tables) {
     const estimatedBytes = request.splits === undefined ? await estimateTableBytes(cluster.session, schema.name, table.name, cluster.nodes) : undefined;
     const count = request.splits ?? defaultSplitCount({
-      nodes: cluster.nodes, parallel: request.parallel, ringTokens: cluster.ringTokens().length,
+      nodes: cluster.nodes, parallel: request.parallel * (request.workers ?? 1), ringTokens: cluster.ringTokens().length,
       ...(estimatedBytes === undefined ? {} : { estimatedBytes }),
     });
     const ranges = splitRing(boundaries, count).map((r, index) => ({ index, start: formatToken(r.start), end: formatToken(r.end) }));
@@ -196,33 +203,6 @@ async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps
   return header;
 }
 
-/**
- * A shared run (decisions/0011): the first worker creates the backup (write-once backup.json with
- * its plan), the others join it — same keyspace and tables — and its plan is theirs.
- */
-async function joinOrCreate(request: BackupRequest, backupId: string, deps: BackupDeps): Promise<BackupHeader> {
-  if (!BACKUP_ID_PATTERN.test(backupId)) {
-    throw new CassetteError('USAGE', `--backup-id ${backupId} is not a backup id (20261204T120000Z-3fa9c1: UTC time, then 6 hex digits)`);
-  }
-  if ((await readHeader(deps.store, backupId)) === undefined) {
-    try {
-      return (await startNew(request, deps, backupId)).header;
-    } catch (err) {
-      if (!(err instanceof BlobExistsError)) throw err; // another worker created it first: join it
-    }
-  } else {
-    await deps.leases?.hold({ kind: 'backup', id: backupId }, 'work');
-  }
-  const header = await reopen(request, backupId, deps, 'work');
-  if (request.tables !== undefined) {
-    const planned = header.tables.map((t) => t.name).sort().join(',');
-    if ([...request.tables].sort().join(',') !== planned) {
-      throw new CassetteError('USAGE', `backup ${backupId} was planned for tables ${planned}; this worker was given ${request.tables.join(',')}`, { hint: 'give every worker of one run the same command' });
-    }
-  }
-  return header;
-}
-
 function toRange(r: { start: string; end: string }, backupId: string): TokenRange {
   const start = parseToken(r.start);
   const end = parseToken(r.end);
@@ -238,7 +218,8 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   const deps: BackupDeps = { ...given, store: withRepositoryRetries(given.store, { retryForMs, signal: given.signal, onWait: (line) => given.progress.waiting?.('repository', line) }) };
   const startedAt = deps.now();
   const shared = request.backupId !== undefined;
-  const header = request.backupId !== undefined ? await joinOrCreate(request, request.backupId, deps)
+  const header = request.backupId !== undefined
+    ? await joinOrCreate(request, request.backupId, deps, async () => (await startNew(request, deps, request.backupId)).header, () => reopen(request, request.backupId as string, deps, 'work'))
     : request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
   const { backupId } = header;
   const keyspace = header.keyspace.name;
@@ -288,12 +269,10 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   const rangesByNode = new Map<string, number>();
   /** Ranges this process finished (a shared run's share). */
   const mine = new Set<string>();
-  try {
-    await forEachBounded(jobs, request.parallel, async (job) => {
-      if (claims !== undefined && !(await claims.take(job))) {
-        deps.progress.unitDone(job.table);
-        return;
-      }
+  let taken = 0;
+  const runJobs = (list: readonly RangeJob[]): Promise<void> => forEachBounded(list, request.parallel, async (job) => {
+      if (claims !== undefined && !(await claims.take(job))) return;
+      taken++;
       const marker = await exportRange(job, {
         fetchSize: request.fetchSize,
         consistency: deps.cluster.consistency,
@@ -325,6 +304,17 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
       }
       deps.progress.unitDone(job.table);
     }, deps.signal);
+  try {
+    await runJobs(jobs);
+    // A shared run: ranges another worker held may have lost their holder meanwhile (it died);
+    // go over what is left until every range is done or every one left is held by a live worker.
+    while (claims !== undefined && taken > 0) {
+      taken = 0;
+      const left = [];
+      for (const job of jobs) if ((await deps.store.head(markerKey(backupId, job.table, job.index))) === undefined) left.push(job);
+      if (left.length === 0) break;
+      await runJobs(left);
+    }
   } catch (err) {
     if (deps.signal.aborted) {
       const done = [...markers.values()].reduce((n, m) => n + m.size, 0);
