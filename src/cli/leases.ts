@@ -25,7 +25,7 @@ export function withRunLeases<T>(store: BlobStore, command: string, context: Pro
  * EPERM: it exists, as another user). Holders on other hosts: unknown, the stale rule decides.
  * This assumes the hosts sharing a repository have distinct host names.
  */
-function isHolderAlive(lease: Lease): boolean | undefined {
+export function isHolderAlive(lease: Lease): boolean | undefined {
   if (lease.host !== hostname()) return undefined;
   try {
     process.kill(lease.pid, 0);

@@ -18,13 +18,18 @@ import { multiCellColumns, readsElementWritetimes, releaseMajor } from '../cassa
 import { defaultSplitCount, formatToken, parseToken, splitRing, type TokenRange } from '../cassandra/ring/token-ranges.js';
 import { newBackupId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type ApproximatedWritetimes, type BackupHeader, type ClusterTopology, type Manifest, type RangeMarker } from '../manifest/format.js';
-import { backupFolder, backupHeaderKey, manifestKey, schemaCqlKey } from '../manifest/keys.js';
+import { backupFolder, backupHeaderKey, manifestKey, markerKey, schemaCqlKey } from '../manifest/keys.js';
 import { readHeader, readManifest, readMarkers, requireNotDeleting, writeDocument } from '../manifest/repository.js';
 import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
+import type { Lease } from '../manifest/leases.js';
+import { joinOrCreate, shareReport, sharedRun } from './backup-shared.js';
+import { buildManifest, stoppedBackup } from './backup-manifest.js';
+
+export { buildManifest } from './backup-manifest.js';
 import type { ProgressSink } from './progress.js';
 
 export interface BackupRequest {
@@ -45,6 +50,13 @@ export interface BackupRequest {
   readonly retryBaseDelayMs?: number;
   /** More tokens at which ranges must start or end, beyond the ring's (tests pin range edges with it). */
   readonly extraBoundaries?: readonly bigint[];
+  /**
+   * A shared run (decisions/0011): every worker runs the same command with this id; the first
+   * creates the backup, the others join it, and ranges are claimed one by one.
+   */
+  readonly backupId?: string;
+  /** A shared run's expected number of workers: sizes the plan (ranges for all of them), never partitions it. */
+  readonly workers?: number;
 }
 
 /** What backup needs from the cluster, beyond plain queries. */
@@ -75,6 +87,10 @@ export interface BackupDeps {
   readonly resumeHint: (backupId: string) => string;
   /** The run's leases (format.md §11): the backup is held for writing before its first write. */
   readonly leases?: Leases;
+  /** Where this process runs, for a shared run's claims (for people only). */
+  readonly worker?: { readonly host: string; readonly pid: number };
+  /** Whether a lease's process is alive, when this process can tell (cli/leases.ts). */
+  readonly isHolderAlive?: (lease: Lease) => boolean | undefined;
 }
 
 export interface TableReport {
@@ -106,6 +122,8 @@ export interface BackupReport {
   readonly consistency: string;
   /** Columns whose writetimes and TTLs are approximations (Cassandra 4.x, format.md §6.4); absent when none are. */
   readonly approximatedWritetimes?: ApproximatedWritetimes['tables'];
+  /** A shared run (--backup-id): this worker's share, and whether the backup is complete (its manifest written). */
+  readonly shared?: { readonly rangesMine: number; readonly rangesLeft: number; readonly complete: boolean };
 }
 
 /**
@@ -119,7 +137,7 @@ function approximatedWritetimes(cluster: BackupCluster, schema: KeyspaceSchema, 
   return affected.length === 0 ? undefined : { rule: 'row-cells', tables: affected };
 }
 
-async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
+async function startNew(request: BackupRequest, deps: BackupDeps, givenId?: string): Promise<{ header: BackupHeader; schema: KeyspaceSchema }> {
   if (request.keyspace === undefined) throw new CassetteError('USAGE', 'backup needs --keyspace (or --resume <backup-id>)');
   const { cluster } = deps;
   requireMurmur3(cluster.partitioner);
@@ -131,7 +149,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
   for (const table of tables) {
     const estimatedBytes = request.splits === undefined ? await estimateTableBytes(cluster.session, schema.name, table.name, cluster.nodes) : undefined;
     const count = request.splits ?? defaultSplitCount({
-      nodes: cluster.nodes, parallel: request.parallel, ringTokens: cluster.ringTokens().length,
+      nodes: cluster.nodes, parallel: request.parallel * (request.workers ?? 1), ringTokens: cluster.ringTokens().length,
       ...(estimatedBytes === undefined ? {} : { estimatedBytes }),
     });
     const ranges = splitRing(boundaries, count).map((r, index) => ({ index, start: formatToken(r.start), end: formatToken(r.end) }));
@@ -142,7 +160,7 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
   const header: BackupHeader = {
     formatVersion: FORMAT_VERSION,
     kind: 'cassette-backup',
-    backupId: newBackupId(createdAt),
+    backupId: givenId ?? newBackupId(createdAt),
     createdAt: new Date(createdAt).toISOString(),
     tool: { name: 'cassette', version: deps.toolVersion },
     cluster: { name: cluster.name, partitioner: cluster.partitioner, releaseVersion: cluster.releaseVersion, topology: cluster.topology },
@@ -153,14 +171,14 @@ async function startNew(request: BackupRequest, deps: BackupDeps): Promise<{ hea
     ...(approximated === undefined ? {} : { approximatedWritetimes: approximated }),
   };
   deps.signal.throwIfAborted();
-  await deps.leases?.hold({ kind: 'backup', id: header.backupId }, 'write');
+  await deps.leases?.hold({ kind: 'backup', id: header.backupId }, givenId === undefined ? 'write' : 'work');
   // The first writes: from here on, the backup exists (incomplete) and can be resumed.
   await writeDocument(deps.store, backupHeaderKey(header.backupId), header);
   await deps.store.put(schemaCqlKey(header.backupId), `${renderSchemaCql(schema).join(';\n\n')};\n`, { ifAbsent: true });
   return { header, schema };
 }
 
-async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps): Promise<BackupHeader> {
+async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps, mode: 'write' | 'work' = 'write'): Promise<BackupHeader> {
   const header = await readHeader(deps.store, backupId);
   if (header === undefined) {
     throw new CassetteError('BACKUP_INVALID', `backup ${backupId} not found in ${deps.store.description}`, {
@@ -170,7 +188,7 @@ async function reopen(request: BackupRequest, backupId: string, deps: BackupDeps
   if (request.keyspace !== undefined && request.keyspace !== header.keyspace.name) {
     throw new CassetteError('USAGE', `backup ${backupId} is of keyspace ${header.keyspace.name}, not ${request.keyspace}`);
   }
-  await deps.leases?.hold({ kind: 'backup', id: backupId }, 'write');
+  if (mode === 'write') await deps.leases?.hold({ kind: 'backup', id: backupId }, 'write');
   await requireNotDeleting(deps.store, backupId);
   const current = await captureKeyspace(deps.cluster.session, header.keyspace.name);
   if (schemaFingerprint(current) !== header.schemaFingerprint) {
@@ -199,15 +217,20 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   const retryForMs = request.retryForMs ?? DEFAULT_RETRY_FOR_MS;
   const deps: BackupDeps = { ...given, store: withRepositoryRetries(given.store, { retryForMs, signal: given.signal, onWait: (line) => given.progress.waiting?.('repository', line) }) };
   const startedAt = deps.now();
-  const header = request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
+  const shared = request.backupId !== undefined;
+  const header = request.backupId !== undefined
+    ? await joinOrCreate(request, request.backupId, deps, async () => (await startNew(request, deps, request.backupId)).header, () => reopen(request, request.backupId as string, deps, 'work'))
+    : request.resume === undefined ? (await startNew(request, deps)).header : await reopen(request, request.resume, deps);
   const { backupId } = header;
   const keyspace = header.keyspace.name;
+  const reading = request.resume !== undefined || shared;
 
-  const existing = request.resume === undefined ? undefined : await readManifest(deps.store, backupId);
+  const existing = reading ? await readManifest(deps.store, backupId) : undefined;
   const markers = new Map<string, Map<number, RangeMarker>>();
   for (const table of header.tables) {
-    markers.set(table.name, existing === undefined && request.resume !== undefined ? await readMarkers(deps.store, backupId, table.name) : new Map());
+    markers.set(table.name, existing === undefined && reading ? await readMarkers(deps.store, backupId, table.name) : new Map());
   }
+  const claims = shared ? sharedRun(deps, backupId) : undefined;
 
   const schema = header.keyspace as unknown as KeyspaceSchema;
   const router = existing === undefined ? await deps.cluster.readRouter(keyspace) : undefined;
@@ -223,6 +246,9 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
       jobs.push({ folder: backupFolder(backupId), table: table.name, index: planned.index, range, reader, ...(router === undefined ? {} : { route: router.route(range) }) });
     }
   }
+
+  // Workers of a shared run start at different places of the plan, so that they rarely race.
+  if (claims !== undefined && jobs.length > 0) jobs.push(...jobs.splice(0, claims.startAt(jobs.length)));
 
   // Rows to expect, for the ETA only (system.size_estimates; absent for a table created minutes ago).
   const estimates = await Promise.all(header.tables.map((t) => (jobs.length === 0 ? undefined : estimateTableRows(deps.cluster.session, keyspace, t.name, deps.cluster.nodes))));
@@ -241,8 +267,12 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   }
   let rowsThisRun = 0;
   const rangesByNode = new Map<string, number>();
-  try {
-    await forEachBounded(jobs, request.parallel, async (job) => {
+  /** Ranges this process finished (a shared run's share). */
+  const mine = new Set<string>();
+  let taken = 0;
+  const runJobs = (list: readonly RangeJob[]): Promise<void> => forEachBounded(list, request.parallel, async (job) => {
+      if (claims !== undefined && !(await claims.take(job))) return;
+      taken++;
       const marker = await exportRange(job, {
         fetchSize: request.fetchSize,
         consistency: deps.cluster.consistency,
@@ -263,10 +293,28 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
         onRetry: (line) => deps.progress.note(line),
         onWait: (subject, line) => deps.progress.waiting?.(subject, line),
         onRead: (node) => rangesByNode.set(node, (rangesByNode.get(node) ?? 0) + 1),
+      }).catch((err: unknown) => {
+        // A shared run: another worker's attempt of this range wrote its marker first. Ours is garbage.
+        if (claims !== undefined && err instanceof BlobExistsError) return undefined;
+        throw err;
       });
-      markers.get(job.table)?.set(job.index, marker);
+      if (marker !== undefined) {
+        markers.get(job.table)?.set(job.index, marker);
+        mine.add(`${job.table}/${job.index}`);
+      }
       deps.progress.unitDone(job.table);
     }, deps.signal);
+  try {
+    await runJobs(jobs);
+    // A shared run: ranges another worker held may have lost their holder meanwhile (it died);
+    // go over what is left until every range is done or every one left is held by a live worker.
+    while (claims !== undefined && taken > 0) {
+      taken = 0;
+      const left = [];
+      for (const job of jobs) if ((await deps.store.head(markerKey(backupId, job.table, job.index))) === undefined) left.push(job);
+      if (left.length === 0) break;
+      await runJobs(left);
+    }
   } catch (err) {
     if (deps.signal.aborted) {
       const done = [...markers.values()].reduce((n, m) => n + m.size, 0);
@@ -281,8 +329,30 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     deps.progress.stop();
   }
 
-  const manifest = existing ?? buildManifest(header, markers, deps.now());
-  if (existing === undefined) await writeDocument(deps.store, manifestKey(backupId), manifest);
+  let manifest: Manifest;
+  if (claims !== undefined && existing === undefined) {
+    // Other workers' ranges too: the manifest is written once, by whichever worker finds every range done.
+    for (const table of header.tables) markers.set(table.name, await readMarkers(deps.store, backupId, table.name));
+    const missing = header.tables.reduce((n, t) => n + t.ranges.filter((r) => !markers.get(t.name)?.has(r.index)).length, 0);
+    if (missing > 0) {
+      // Others still work on the rest: report this worker's share; whoever finishes last writes the manifest.
+      const durationMs = Math.max(1, deps.now() - startedAt);
+      return {
+        ...shareReport(header, markers, mine, missing), repository: deps.store.description, rowsThisRun, rangesByNode: Object.fromEntries(rangesByNode),
+        durationMs, rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), consistency: request.consistency,
+      };
+    }
+    manifest = buildManifest(header, markers, deps.now());
+    try {
+      await writeDocument(deps.store, manifestKey(backupId), manifest);
+    } catch (err) {
+      if (!(err instanceof BlobExistsError)) throw err;
+      manifest = (await readManifest(deps.store, backupId)) ?? manifest;
+    }
+  } else {
+    manifest = existing ?? buildManifest(header, markers, deps.now());
+    if (existing === undefined) await writeDocument(deps.store, manifestKey(backupId), manifest);
+  }
   const durationMs = Math.max(1, deps.now() - startedAt);
   return {
     backupId,
@@ -306,51 +376,6 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
     consistency: request.consistency,
     ...(manifest.approximatedWritetimes === undefined ? {} : { approximatedWritetimes: manifest.approximatedWritetimes.tables }),
-  };
-}
-
-/**
- * A backup that stopped after it started can be resumed: say so. Errors cassette knows keep their
- * code (a repository or cluster outage) with the resume command added to the hint; a driver error
- * that outlived the retries means the cluster could not serve the range (exit 4); programming
- * errors stay bugs.
- */
-function stoppedBackup(err: unknown, backupId: string, resume: string): unknown {
-  if (err instanceof CassetteError) {
-    const first = err.hint === undefined ? 'fix the cause,' : `${err.hint};`;
-    return new CassetteError(err.code, err.message, { hint: `${first} then resume with: ${resume}`, cause: err });
-  }
-  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || !(err instanceof Error)) return err;
-  const detail = err.message.split('\n')[0] ?? err.message;
-  return new CassetteError('CLUSTER_UNAVAILABLE', `backup ${backupId} stopped: the cluster failed a range read after every retry (${detail})`, {
-    hint: `check the cluster's health (nodetool status), then resume with: ${resume}`,
-    cause: err,
-  });
-}
-
-/** The manifest from the plan and a marker for every planned range. */
-export function buildManifest(header: BackupHeader, markers: ReadonlyMap<string, ReadonlyMap<number, RangeMarker>>, nowMs: number): Manifest {
-  const tables = header.tables.map((table) => {
-    const done = markers.get(table.name);
-    const ranges = table.ranges.map((planned) => {
-      const marker = done?.get(planned.index);
-      if (marker === undefined) throw new Error(`internal: range ${planned.index} of ${table.name} has no marker`);
-      const { formatVersion: _v, table: _t, ...range } = marker;
-      return range;
-    });
-    return { name: table.name, rows: ranges.reduce((n, r) => n + r.rows, 0), bytes: ranges.reduce((n, r) => n + r.bytes, 0), ranges };
-  });
-  const { tables: _planned, ...fields } = header;
-  return {
-    ...fields,
-    completedAt: new Date(nowMs).toISOString(),
-    tables,
-    totals: {
-      tables: tables.length,
-      ranges: tables.reduce((n, t) => n + t.ranges.length, 0),
-      chunks: tables.reduce((n, t) => n + t.ranges.reduce((m, r) => m + r.chunks.length, 0), 0),
-      rows: tables.reduce((n, t) => n + t.rows, 0),
-      bytes: tables.reduce((n, t) => n + t.bytes, 0),
-    },
+    ...(claims === undefined ? {} : { shared: { rangesMine: mine.size, rangesLeft: 0, complete: true } }),
   };
 }

@@ -269,3 +269,13 @@ export function leaseTargetFolder(kind: LeaseTargetKind, id: string): string {
 export function leaseKey(kind: LeaseTargetKind, id: string, holder: string): string {
   return `${leaseTargetFolder(kind, id)}${holder}.json`;
 }
+
+/** The claims of one unit of work (a range of a table) of a run shared by many workers (decisions/0011). */
+export function claimsFolder(backupId: string, table: string, rangeIndex: number): string {
+  return `${backupFolder(backupId)}claims/${table}/${pad5(rangeIndex)}/`;
+}
+
+/** Claim generation `gen` of a unit: written once; a takeover writes the next generation. */
+export function claimKey(backupId: string, table: string, rangeIndex: number, gen: number): string {
+  return `${claimsFolder(backupId, table, rangeIndex)}${pad5(gen)}.json`;
+}

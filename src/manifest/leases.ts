@@ -26,7 +26,7 @@ export const LEASE_STALE_AFTER_MS = 10 * 60_000;
  * backup, restore run, rotation job); `read`: it reads a backup (restore, rekey's source);
  * `delete`: prune is removing it.
  */
-export type LeaseMode = 'write' | 'read' | 'delete';
+export type LeaseMode = 'write' | 'read' | 'delete' | 'work';
 
 export interface LeaseTarget {
   readonly kind: LeaseTargetKind;
@@ -37,7 +37,7 @@ export const Lease = z.object({
   formatVersion: z.number().int().positive(),
   kind: z.literal('cassette-lease'),
   target: z.object({ kind: z.enum(['backup', 'restore', 'rotation']), id: z.string() }),
-  mode: z.enum(['write', 'read', 'delete']),
+  mode: z.enum(['write', 'read', 'delete', 'work']),
   holder: z.string(),
   command: z.string(),
   host: z.string(),
@@ -68,7 +68,11 @@ export function isLeaseLive(lease: Pick<Lease, 'renewedAt' | 'renewEveryMs'>, no
  * which no writer changes).
  */
 export function modesConflict(a: LeaseMode, b: LeaseMode): boolean {
-  return a === 'delete' || b === 'delete' || (a === 'write' && b === 'write');
+  if (a === 'delete' || b === 'delete') return true;
+  // `work`: one of many workers of a shared run (decisions/0011) — they share with each other, and
+  // exclude a single-process writer of the same target.
+  const writes = (m: LeaseMode): boolean => m === 'write' || m === 'work';
+  return writes(a) && writes(b) && !(a === 'work' && b === 'work');
 }
 
 /** "host example pid 4242 (`cassette backup`, since 2026-11-22T12:51:44Z)", for messages. */

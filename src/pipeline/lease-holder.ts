@@ -28,6 +28,8 @@ export interface Leases {
   hold(target: LeaseTarget, mode: LeaseMode): Promise<void>;
   /** Gives up the lease of `target` before the run ends (a no-op when not held). */
   drop(target: LeaseTarget): Promise<void>;
+  /** This run's holder id (its leases' `holder`): what its work claims name (decisions/0011). */
+  readonly holder?: string;
 }
 
 /** The timer functions the holder uses (tests pass none and call `renew` themselves). */

@@ -1,4 +1,5 @@
 /** commander wiring of `cassette backup` and `cassette list`. */
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { runBackup, type BackupReport } from '../../commands/backup.js';
 import { formatBytes, formatList, runList } from '../../commands/list.js';
@@ -7,7 +8,7 @@ import { CassetteError } from '../../errors.js';
 import { readEncryption } from '../../manifest/sealed-store.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
-import { withRunLeases } from '../leases.js';
+import { isHolderAlive, withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { addConnectionFlags, addEncryptionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
@@ -54,6 +55,8 @@ export function registerBackup(program: Command, context: ProgramContext): void 
     .option('--keyspace <name>', 'keyspace to back up')
     .option('--tables <list>', 'comma-separated tables (default: every table of the keyspace)')
     .option('--resume <backup-id>', 'finish an interrupted backup: read only the ranges it has not finished')
+    .option('--backup-id <id>', 'a backup shared by many workers: every worker runs the same command with this id (UTC time + 6 hex digits, e.g. 20261204T120000Z-3fa9c1); the first creates it, the others join, ranges are claimed one by one')
+    .option('--workers <n>', 'with --backup-id: how many workers are expected (sizes the plan; never partitions it)')
     .option('--splits <n>', 'token ranges per table (default: from the ring size, nodes and --parallel)')
     .option('--parallel <n>', 'token ranges read at once', '4')
     .option('--fetch-size <n>', 'rows per page', '2000')
@@ -73,6 +76,8 @@ export function registerBackup(program: Command, context: ProgramContext): void 
       ...(str('keyspace') === undefined ? {} : { keyspace: str('keyspace') as string }),
       ...(tables === undefined ? {} : { tables }),
       ...(str('resume') === undefined ? {} : { resume: str('resume') as string }),
+      ...(str('backupId') === undefined ? {} : { backupId: str('backupId') as string }),
+      ...(str('workers') === undefined ? {} : { workers: positiveInt(str('workers'), '--workers', 1, { max: 10_000 }) }),
       ...(str('splits') === undefined ? {} : { splits: positiveInt(str('splits'), '--splits', 0, { max: 100_000 }) }),
       parallel: positiveInt(str('parallel'), '--parallel', 4, { max: 256 }),
       fetchSize: positiveInt(str('fetchSize'), '--fetch-size', 2000, { max: 100_000 }),
@@ -81,6 +86,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
       consistency: connection.consistency,
       retryForMs: location.retryForMs,
     };
+    if (request.backupId !== undefined && request.resume !== undefined) throw new CassetteError('USAGE', 'give --backup-id or --resume, not both (a shared run resumes by running the same command again)');
     if (request.keyspace === undefined && request.resume === undefined) {
       throw new CassetteError('USAGE', 'backup needs --keyspace <name> (or --resume <backup-id>)');
     }
@@ -102,6 +108,8 @@ export function registerBackup(program: Command, context: ProgramContext): void 
         progress: json ? silentProgress : progressForStderr(),
         signal,
         leases,
+        worker: { host: hostname(), pid: process.pid },
+        isHolderAlive,
         now: Date.now,
         toolVersion: context.version,
         resumeHint: (id) => resumeCommand(context.argv, id),

@@ -1,0 +1,93 @@
+/**
+ * Work claims (docs/decisions/0011, proposed for issue 14): how many workers of one run share its
+ * units without a coordinator. A unit (a range of a table) is claimed by a write-once put of
+ * `claims/<table>/<range>/<gen>.json`; a worker whose run lease is no longer live loses its
+ * claims to the next generation, written once by whichever worker wins the race. Claims only save
+ * work: the unit's write-once marker stays the only truth about what is done.
+ */
+import { text } from 'node:stream/consumers';
+import { z } from 'zod';
+import { BlobExistsError, BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
+import { FORMAT_VERSION, parseDocument } from './format.js';
+import { claimKey, claimsFolder } from './keys.js';
+
+export const CLAIM_KIND = 'cassette-claim';
+
+export const ClaimDocument = z.object({
+  formatVersion: z.number().int().positive(),
+  kind: z.literal(CLAIM_KIND),
+  /** The claiming worker's run holder id (its lease's `holder`). */
+  holder: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  claimedAt: z.string(),
+});
+export type ClaimDocument = z.infer<typeof ClaimDocument>;
+
+/** A unit of work of a run. */
+export interface Unit {
+  readonly backupId: string;
+  readonly table: string;
+  readonly range: number;
+}
+
+/** Who claims. */
+export interface Claimant {
+  readonly holder: string;
+  readonly host: string;
+  readonly pid: number;
+}
+
+export interface Claim {
+  readonly gen: number;
+  readonly doc: ClaimDocument;
+}
+
+export type ClaimOutcome =
+  /** This worker holds the unit (claimed now, or already). */
+  | { readonly kind: 'claimed'; readonly gen: number; readonly takeover: boolean }
+  /** A live worker holds it. */
+  | { readonly kind: 'held'; readonly by: ClaimDocument }
+  /** Another worker wrote the same generation first. */
+  | { readonly kind: 'lost' };
+
+/** The unit's highest claim generation, or undefined when nobody has claimed it. */
+export async function currentClaim(store: BlobStore, unit: Unit): Promise<Claim | undefined> {
+  const folder = claimsFolder(unit.backupId, unit.table, unit.range);
+  let last: { key: string; gen: number } | undefined;
+  for await (const entry of store.list(folder)) {
+    const match = /^(\d{5})\.json$/.exec(entry.key.slice(folder.length));
+    if (match === null) continue;
+    const gen = Number(match[1]);
+    if (last === undefined || gen > last.gen) last = { key: entry.key, gen };
+  }
+  if (last === undefined) return undefined;
+  let body: string;
+  try {
+    body = await text(await store.get(last.key));
+  } catch (err) {
+    if (err instanceof BlobNotFoundError) return undefined;
+    throw err;
+  }
+  return { gen: last.gen, doc: parseDocument(ClaimDocument, JSON.parse(body), `claim ${last.key}`) };
+}
+
+/**
+ * Claims `unit` for `me`, unless a worker whose lease `isLive` says is live holds it; a claim of a
+ * worker that is not live is taken over with the next generation. Write-once: of several workers
+ * racing for one generation exactly one gets `claimed`, the others `lost`.
+ */
+export async function claimUnit(store: BlobStore, unit: Unit, me: Claimant, isLive: (holder: string) => Promise<boolean>, now: () => number): Promise<ClaimOutcome> {
+  const current = await currentClaim(store, unit);
+  if (current !== undefined && current.doc.holder === me.holder) return { kind: 'claimed', gen: current.gen, takeover: false };
+  if (current !== undefined && (await isLive(current.doc.holder))) return { kind: 'held', by: current.doc };
+  const gen = current === undefined ? 0 : current.gen + 1;
+  const doc: ClaimDocument = { formatVersion: FORMAT_VERSION, kind: CLAIM_KIND, holder: me.holder, host: me.host, pid: me.pid, claimedAt: new Date(now()).toISOString() };
+  try {
+    await store.put(claimKey(unit.backupId, unit.table, unit.range, gen), `${JSON.stringify(doc, null, 2)}\n`, { ifAbsent: true });
+  } catch (err) {
+    if (err instanceof BlobExistsError) return { kind: 'lost' };
+    throw err;
+  }
+  return { kind: 'claimed', gen, takeover: current !== undefined };
+}
