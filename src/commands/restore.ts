@@ -17,11 +17,9 @@ import { DEFAULT_SERIAL_CONSISTENCY } from '../cassandra/connection/options.js';
 import type { CqlWriteSession } from '../cassandra/connection/session.js';
 import { planTargetSchema, applySchema, type SchemaMode } from '../cassandra/schema/apply.js';
 import { findTable, partitionKeyColumns, type KeyspaceSchema } from '../cassandra/schema/capture.js';
-import { renameDatacenters, requireReplicationFits, type Replication } from '../cassandra/schema/replication.js';
-import { quoteIdentifier } from '../cassandra/values/identifiers.js';
+import { replicationOverride, requireReplicationFits, type Replication } from '../cassandra/schema/replication.js';
 import { tableWriterFor, type Guard } from '../cassandra/writes/row-writes.js';
 import { readsElementWritetimes } from '../cassandra/reads/read-capabilities.js';
-import { parseToken } from '../cassandra/ring/token-ranges.js';
 import { newRestoreId } from '../manifest/backup-id.js';
 import { FORMAT_VERSION, type ApproximatedWritetimes, type ClusterTopology, type Manifest } from '../manifest/format.js';
 import { chunkDoneKey, chunkKey, rejectsFolder, rejectsKey, restoreHeaderKey, restoreReportKey } from '../manifest/keys.js';
@@ -35,8 +33,11 @@ import { RequestGate } from '../pipeline/load/request-gate.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { WorkClaimsDeps } from '../pipeline/work-claims.js';
+import { verifyTarget } from '../pipeline/load/verify-target.js';
+import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
 import type { ProgressSink } from './progress.js';
+import { joinOrCreateRestore, loadClaimedRanges, requireNoCounterTables, waitForSchema } from './restore-shared.js';
 
 export interface RestoreRequest {
   readonly backupId: string;
@@ -62,6 +63,10 @@ export interface RestoreRequest {
   readonly retryForMs?: number;
   readonly attempts?: number;
   readonly retryBaseDelayMs?: number;
+  /** A run shared by many workers (format.md §13): every worker runs the same command with this id. */
+  readonly restoreId?: string;
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  readonly claimPollMs?: number;
 }
 
 export interface RestoreCluster {
@@ -85,6 +90,9 @@ export interface RestoreDeps {
   readonly toolVersion: string;
   readonly resumeHint: (restoreId: string) => string;
   readonly leases?: Leases; // format.md §11: the backup is held for reading, the run for writing
+  /** Where this process runs and whether a lease's process is alive: a shared run's claims (WorkClaimsDeps). */
+  readonly worker?: NonNullable<WorkClaimsDeps['worker']>;
+  readonly isHolderAlive?: NonNullable<WorkClaimsDeps['isHolderAlive']>;
 }
 
 export interface RestoreTableReport {
@@ -131,6 +139,8 @@ export interface RestoreReport {
    * format.md §6.4): they were written with those. Absent when there are none.
    */
   readonly approximatedWritetimes?: ApproximatedWritetimes['tables'];
+  /** A shared run (--restore-id): the ranges this worker loaded (the others loaded the rest). */
+  readonly shared?: { readonly rangesMine: number };
 }
 
 interface Tally {
@@ -173,21 +183,6 @@ function selectTables(manifest: Manifest, requested: readonly string[] | undefin
   return [...requested];
 }
 
-/**
- * The replication a created keyspace gets instead of the backup's: `--replication`, with its
- * datacenters renamed by `--dc-map` (or the backup's, renamed); undefined when neither is given.
- * `what` names it in messages.
- */
-function replicationOverride(request: RestoreRequest, schema: KeyspaceSchema): { replication: Replication; what: string } | undefined {
-  if (request.dcMap === undefined) return request.replication === undefined ? undefined : { replication: request.replication, what: 'the --replication override' };
-  if (request.replication === undefined) {
-    return { replication: renameDatacenters(schema.replication, request.dcMap, "the backup's replication"), what: "the backup's replication renamed by --dc-map" };
-  }
-  // The map's source datacenters may be the backup's (the override is then in the target's terms already).
-  const source = { replication: schema.replication, what: "the backup's replication" };
-  return { replication: renameDatacenters(request.replication, request.dcMap, 'the --replication override', source), what: 'the --replication override renamed by --dc-map' };
-}
-
 /** Runs a restore, or finishes an interrupted one. */
 export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Promise<RestoreReport> {
   const startedAt = deps.now();
@@ -199,6 +194,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   const manifest = await requireIntactBackup(store, request.backupId, deps.signal);
   const schema = manifest.keyspace as unknown as KeyspaceSchema;
 
+  const shared = request.restoreId !== undefined;
   let header: RestoreHeader;
   if (request.resume !== undefined) {
     const found = await readDocument(store, restoreHeaderKey(request.backupId, request.resume), RestoreHeader, `restore ${request.resume}`);
@@ -210,7 +206,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     header = {
       formatVersion: FORMAT_VERSION,
       kind: 'cassette-restore',
-      restoreId: newRestoreId(startedAt),
+      restoreId: request.restoreId ?? newRestoreId(startedAt),
       backupId: manifest.backupId,
       createdAt: new Date(startedAt).toISOString(),
       tool: { name: 'cassette', version: deps.toolVersion },
@@ -221,19 +217,25 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     };
   }
   const { restoreId } = header;
-  await deps.leases?.hold({ kind: 'restore', id: restoreId }, 'write');
+  await deps.leases?.hold({ kind: 'restore', id: restoreId }, shared ? 'work' : 'write');
+  if (shared) requireNoCounterTables(schema, header.tables);
   const keyspace = header.target.keyspace;
   const guard = header.guard as Guard;
 
   // Everything that can refuse the restore happens before its first write.
   const override = replicationOverride(request, schema);
-  const schemaPlan = await planTargetSchema(cluster.session, schema, {
+  let schemaPlan = await planTargetSchema(cluster.session, schema, {
     mode: header.schemaMode, tables: header.tables, keyspace, ...(override === undefined ? {} : { replication: { ...override.replication } }),
   });
   if (schemaPlan.replication.created) requireReplicationFits(schemaPlan.replication.map, cluster.topology.nodes, override?.what ?? "the backup's replication");
-  if (request.resume === undefined) await requireEmptyCounterTables(cluster.session, cluster.consistency, schema, keyspace, header.tables);
+  if (request.resume === undefined && !shared) await requireEmptyCounterTables(cluster.session, cluster.consistency, schema, keyspace, header.tables);
   deps.signal.throwIfAborted();
-  if (request.resume === undefined) await writeDocument(store, restoreHeaderKey(manifest.backupId, restoreId), header);
+  if (shared) {
+    // The worker that creates the run creates the schema; the others wait for it (restore-shared.ts).
+    const joined = await joinOrCreateRestore(store, manifest.backupId, restoreId, header);
+    header = joined.header;
+    if (!joined.created) schemaPlan = await waitForSchema(cluster.session, schemaPlan, retryForMs, deps.signal);
+  } else if (request.resume === undefined) await writeDocument(store, restoreHeaderKey(manifest.backupId, restoreId), header);
   await applySchema(cluster.session, schemaPlan);
 
   // The checkpoints of earlier attempts of this run; chunks loaded now are added as they finish.
@@ -281,8 +283,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     return [name, { writer: tableWriterFor({ keyspace, table, types: schema.types }, guard, { markerTimestampMicros: BigInt(Date.parse(manifest.createdAt)) * 1000n, targetReadsListWritetimes }), pkCount: partitionKeyColumns(table).length }];
   }));
 
-  try {
-    await forEachBounded(jobs, request.parallel, async (job) => {
+  const loadJob = async (job: ChunkJob): Promise<void> => {
       const what = `chunk ${job.entry.key} (chunk ${job.chunk} of range ${job.range} of table ${job.table})`;
       const key = chunkKey(manifest.backupId, job.entry.key);
       await verifyChunk(store, key, job.entry, what); // refuse a damaged chunk before writing any of its rows
@@ -327,11 +328,25 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
         ...(rejects === undefined ? {} : { rejectsKey: rejects }),
         doneAt: new Date(deps.now()).toISOString(),
       };
-      await writeDocument(store, chunkDoneKey(manifest.backupId, restoreId, job.table, job.range, job.chunk), marker);
-      markers.push(marker);
-      addMarker(perTable, marker);
+      try {
+        await writeDocument(store, chunkDoneKey(manifest.backupId, restoreId, job.table, job.range, job.chunk), marker);
+        markers.push(marker);
+        addMarker(perTable, marker);
+      } catch (err) {
+        if (!(shared && err instanceof BlobExistsError)) throw err; // a shared run: another worker's attempt finished it first
+      }
       deps.progress.unitDone(job.table);
-    }, deps.signal);
+  };
+  let rangesMine = 0;
+  try {
+    if (!shared) await forEachBounded(jobs, request.parallel, loadJob, deps.signal);
+    else {
+      rangesMine = await loadClaimedRanges(store, deps, {
+        backupId: manifest.backupId, restoreId, parallel: request.parallel, signal: deps.signal,
+        ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
+        onWaiting: (held) => deps.progress.waiting?.('workers', held === undefined ? undefined : `waiting for other workers: ${held} ranges are held by live workers`),
+      }, jobs, loadJob);
+    }
   } catch (err) {
     if (deps.signal.aborted) {
       throw new CassetteError('INTERRUPTED', `restore ${restoreId} interrupted; finished chunks are kept`, { hint: `resume with: ${deps.resumeHint(restoreId)}`, cause: err });
@@ -344,6 +359,12 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     deps.progress.stop();
   }
 
+  if (shared) {
+    // Every range is done, by this worker or others: the run's totals are every worker's markers.
+    markers.splice(0, markers.length, ...(await readChunkMarkers(store, manifest.backupId, restoreId)));
+    for (const tally of perTable.values()) Object.assign(tally, { rows: 0, written: 0, expiredCells: 0, rejected: 0, races: 0 });
+    for (const marker of markers) addMarker(perTable, marker);
+  }
   const verified = request.verify ? await verifyTarget(cluster.session, cluster.consistency, manifest, header.tables, keyspace, markers) : undefined;
   const tables = [...perTable].map(([name, t]) => ({ name, chunks: t.chunks, chunksSkipped: t.skipped, rows: t.rows, written: t.written, expiredCells: t.expiredCells, rejected: t.rejected, races: t.races }));
   const durationMs = Math.max(1, deps.now() - startedAt);
@@ -356,34 +377,16 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
     raceKeys, verified: verified?.ok, durationMs,
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), bytesPerSecond: Math.round((bytesThisRun * 1000) / durationMs),
     ...(approximated === undefined || approximated.length === 0 ? {} : { approximatedWritetimes: approximated }),
+    ...(shared ? { shared: { rangesMine } } : {}),
   };
-  await store.put(restoreReportKey(manifest.backupId, restoreId), `${JSON.stringify(report, null, 2)}\n`, { ifAbsent: true });
+  // A shared run's report.json is the first finishing worker's.
+  await store.put(restoreReportKey(manifest.backupId, restoreId), `${JSON.stringify(report, null, 2)}\n`, { ifAbsent: true }).catch((err: unknown) => {
+    if (!(shared && err instanceof BlobExistsError)) throw err;
+  });
   if (verified !== undefined && !verified.ok) {
     throw new CassetteError('VERIFY_MISMATCH', `restore ${restoreId}: the target differs from the backup in ${verified.differences.length} ranges (${verified.differences.slice(0, 3).join('; ')})`, {
       hint: 'rows written by others, or rows that expired meanwhile, change the counts; restore into an empty keyspace to compare exactly',
     });
   }
   return report;
-}
-
-/** Counts rows per backed-up range in the target and compares with what the restore wrote. */
-async function verifyTarget(session: CqlWriteSession, consistency: number, manifest: Manifest, tables: readonly string[], keyspace: string, markers: readonly ChunkDone[]): Promise<{ ok: boolean; differences: string[] }> {
-  const schema = manifest.keyspace as unknown as KeyspaceSchema;
-  const written = new Map<string, number>();
-  for (const marker of markers) written.set(`${marker.table}/${marker.range}`, (written.get(`${marker.table}/${marker.range}`) ?? 0) + marker.written);
-  const differences: string[] = [];
-  for (const name of tables) {
-    const table = findTable(schema, name);
-    const ranges = manifest.tables.find((t) => t.name === name)?.ranges ?? [];
-    if (table === undefined) continue;
-    const pk = partitionKeyColumns(table).map((c) => quoteIdentifier(c.name)).join(', ');
-    const cql = `SELECT count(*) FROM ${quoteIdentifier(keyspace)}.${quoteIdentifier(name)} WHERE token(${pk}) > ? AND token(${pk}) <= ?`;
-    for (const range of ranges) {
-      const rs = await session.execute(cql, [parseToken(range.start), parseToken(range.end)], { prepare: true, consistency });
-      const actual = Number(rs.rows[0]?.get('count') ?? 0);
-      const expected = written.get(`${name}/${range.index}`) ?? 0;
-      if (actual !== expected) differences.push(`${name} range ${range.index}: ${actual} rows, expected ${expected}`);
-    }
-  }
-  return { ok: differences.length === 0, differences };
 }

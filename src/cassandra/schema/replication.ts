@@ -122,3 +122,21 @@ export function requireReplicationFits(replication: Replication, nodes: readonly
       + `or rename the datacenters with --dc-map ${onto}`,
   });
 }
+
+/**
+ * The replication a created keyspace gets instead of the backup's: `--replication`, with its
+ * datacenters renamed by `--dc-map` (or the backup's, renamed); undefined when neither is given.
+ * `what` names it in messages.
+ */
+export function replicationOverride(
+  request: { readonly replication?: Replication; readonly dcMap?: ReadonlyMap<string, string> },
+  schema: { readonly replication: Replication },
+): { replication: Replication; what: string } | undefined {
+  if (request.dcMap === undefined) return request.replication === undefined ? undefined : { replication: request.replication, what: 'the --replication override' };
+  if (request.replication === undefined) {
+    return { replication: renameDatacenters(schema.replication, request.dcMap, "the backup's replication"), what: "the backup's replication renamed by --dc-map" };
+  }
+  // The map's source datacenters may be the backup's (the override is then in the target's terms already).
+  const source = { replication: schema.replication, what: "the backup's replication" };
+  return { replication: renameDatacenters(request.replication, request.dcMap, 'the --replication override', source), what: 'the --replication override renamed by --dc-map' };
+}

@@ -25,7 +25,7 @@ export function parseByteSize(value: string, flag: string, min = 64 * 1024): num
 /** The user's command line with `--resume <id>` replacing any earlier resume flag. */
 export function resumeCommand(argv: readonly string[], backupId: string): string {
   // A worker of a shared run resumes by running the same command again: it joins the run.
-  const shared = argv.some((arg) => arg === '--backup-id' || arg.startsWith('--backup-id='));
+  const shared = argv.some((arg) => /^--(backup|restore|rekey)-id(=|$)/.test(arg));
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;

@@ -1,4 +1,5 @@
 /** commander wiring of `cassette restore` and `cassette status`. */
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { runRestore, type RestoreReport } from '../../commands/restore.js';
 import { formatStatus, runStatus } from '../../commands/status.js';
@@ -9,7 +10,7 @@ import { CassetteError } from '../../errors.js';
 import { parseByteSize, resumeCommand } from './backup.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
-import { withRunLeases } from '../leases.js';
+import { isHolderAlive, withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
@@ -77,6 +78,7 @@ function formatRestoreReport(r: RestoreReport): string {
   lines.push(r.replication.created ? `keyspace ${r.targetKeyspace} created with replication ${replication}`
     : `keyspace ${r.targetKeyspace} already existed with replication ${replication}; it was kept`);
   lines.push(`consistency ${r.consistency}${r.guard === 'lwt' ? `, LWT serial consistency ${r.serialConsistency}` : ''}`);
+  if (r.shared !== undefined) lines.push(`shared run: this worker loaded ${r.shared.rangesMine} ranges; the others the rest`);
   if (!r.writetimesPreserved) lines.push('note: --guard lwt writes at the LWT ballot time; original WRITETIMEs were not preserved');
   const approximated = (r.approximatedWritetimes ?? []).flatMap((t) => t.columns.map((c) => `${t.name}.${c}`));
   if (approximated.length > 0) lines.push(`note: written with the approximated writetimes and TTLs the backup holds (read from Cassandra 4.x, docs/format.md §6.4): ${approximated.join(', ')}`);
@@ -97,6 +99,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
     .option('--guard-column <name>', 'with --guard lwt: the column the condition checks (e.g. key_version)')
     .option('--guard-value <json>', 'with --guard lwt: the value it must hold for the write to apply')
     .option('--resume <restore-id>', 'finish an interrupted restore: skip chunks it has finished')
+    .option('--restore-id <id>', 'a restore shared by many workers: every worker runs the same command with this id (r + UTC time + 6 hex digits, e.g. r20261204T120000Z-3fa9c1); the first creates the run and the schema, the others join, ranges are claimed one by one')
     .option('--max-in-flight <n>', 'write requests in flight', '64')
     .option('--rate <rows/s>', 'at most this many rows per second')
     .option('--max-errors <n>', 'stop once more rows than this have failed', '100')
@@ -125,6 +128,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
       schemaMode: schemaMode as 'create' | 'skip' | 'require-existing',
       guard: parseGuard(flags),
       ...(str('resume') === undefined ? {} : { resume: str('resume') as string }),
+      ...(str('restoreId') === undefined ? {} : { restoreId: str('restoreId') as string }),
       maxInFlight: positiveInt(str('maxInFlight'), '--max-in-flight', 64, { max: 4096 }),
       ...(str('rate') === undefined ? {} : { rate: positiveInt(str('rate'), '--rate', 0) }),
       maxErrors: positiveInt(str('maxErrors'), '--max-errors', 100, { min: 0 }),
@@ -133,6 +137,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
       verify: flags.verify === true,
       retryForMs: location.retryForMs,
     };
+    if (request.restoreId !== undefined && request.resume !== undefined) throw new CassetteError('USAGE', 'give --restore-id or --resume, not both (a shared run resumes by running the same command again)');
     const json = flags.json === true;
     await withCluster(connection, async (cluster) => {
       const report = await withRunLeases(store, 'restore', context, (leases, signal) => runRestore(request, {
@@ -141,10 +146,12 @@ export function registerRestore(program: Command, context: ProgramContext): void
         progress: json ? silentProgress : progressForStderr(),
         signal,
         leases,
+        worker: { host: hostname(), pid: process.pid },
+        isHolderAlive,
         now: Date.now,
         toolVersion: context.version,
         resumeHint: (id) => resumeCommand(context.argv, id),
-      }));
+      }), { shared: request.restoreId !== undefined });
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatRestoreReport(report));
       if (report.rejected > 0) {
         throw new CassetteError('COMPLETED_WITH_ERRORS', `restore ${report.restoreId} finished, but ${report.rejected} rows were rejected`, {

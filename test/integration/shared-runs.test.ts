@@ -1,8 +1,10 @@
 /**
- * One backup shared by three worker processes (docs/format.md §13), on the real Cassandra: every
- * worker runs the same command with one --backup-id; the backup they make together is complete,
- * holds every range exactly once and equals a single-process backup of the same table; with one
- * worker SIGKILLed halfway, the others take over its claims and still complete it.
+ * Runs shared by three worker processes (docs/format.md §13), on the real Cassandra and a 500k-row
+ * table. Backup: every worker runs the same command with one --backup-id; the backup they make
+ * together is complete, holds every range exactly once and equals a single-process backup of the
+ * same table. Restore: three workers with one --restore-id load a backup into a new keyspace that
+ * `cassette diff` then finds identical to the backup. In both, with one worker SIGKILLed halfway
+ * the others take over its claims and still complete the run.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +21,8 @@ import { backupDigest } from '../support/read-backup.js';
 const ROWS = 500_000;
 
 interface Report { backupId: string; rows: number; rowsThisRun: number; shared?: { rangesMine: number } }
+
+interface RestoreReport { restoreId: string; rows: number; written: number; shared?: { rangesMine: number } }
 
 /** A fresh backup id (UTC time and 6 hex digits), unique per call. */
 let seq = 0;
@@ -49,10 +53,22 @@ describe('a backup shared by three workers (--backup-id)', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await client?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+    for (const ks of [keyspace, ...targets]) await client?.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
     await client?.shutdown();
     rmSync(work, { recursive: true, force: true });
   });
+
+  const restoreArgs = (target: string, id: string): string[] => ['restore', single.id, '--repo', single.repo, '--target-keyspace', target, ...connection(), '--restore-id', id, '--parallel', '1', '--json'];
+  const targets: string[] = [];
+  const list = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  /** Whether `target` holds every row of the single-process backup, values and writetimes (cassette diff, exit 0). */
+  const identical = (target: string): ReturnType<typeof runCli> => runCli(['diff', single.id, '--repo', single.repo, '--keyspace', target, ...connection(), '--json'], cliEnv());
 
   const workerArgs = (repo: string, id: string): string[] => ['backup', '--repo', repo, '--keyspace', keyspace, ...connection(), '--splits', '48', '--backup-id', id, '--workers', '3', '--parallel', '1', '--json'];
 
@@ -76,13 +92,6 @@ describe('a backup shared by three workers (--backup-id)', () => {
     const workers = [1, 2, 3].map(() => start(workerArgs(repo, id), cliEnv()));
     const folder = join(repo, 'backups', id, 'claims', 'events');
     const ranges = join(repo, 'backups', id, 'ranges', 'events');
-    const list = (dir: string): string[] => {
-      try {
-        return readdirSync(dir);
-      } catch {
-        return [];
-      }
-    };
     const pid = workers[0]?.child.pid;
     /** A range the first worker has claimed and not finished (no marker yet), once a third of the ranges are done. */
     let open: string | undefined;
@@ -103,5 +112,49 @@ describe('a backup shared by three workers (--backup-id)', () => {
     expect((await backupDigest(new FsStore(repo), id))).toEqual(await backupDigest(new FsStore(single.repo), single.id));
     // Its range in flight was taken over (claim generation 1) by a worker that saw it dead.
     expect(list(join(folder, open as string)), `range ${open} of the killed worker: ${JSON.stringify(list(join(folder, open as string)))}`).toContain('00001.json');
+  }, 300_000);
+
+  it('three restore workers load one backup once, into a keyspace identical to it', async () => {
+    const target = uniqueName('it_shared_rs');
+    targets.push(target);
+    const id = `r${freshId()}`;
+    const workers = [1, 2, 3].map(() => start(restoreArgs(target, id), cliEnv()));
+    const reports = await Promise.all(workers.map((w) => finished<RestoreReport>(w)));
+    // Every worker returns once every chunk is loaded, and reports the whole run.
+    expect(reports.map((r) => r.rows)).toEqual([ROWS, ROWS, ROWS]);
+    expect(reports.reduce((n, r) => n + (r.shared?.rangesMine ?? 0), 0)).toBe(48);
+    expect(list(join(single.repo, 'backups', single.id, 'restores', id, 'done', 'events'))).toHaveLength(48);
+    const diff = identical(target);
+    expect(diff.status, diff.stdout + diff.stderr).toBe(0);
+  }, 300_000);
+
+  it('one of three restore workers SIGKILLed halfway: the others take over its claims and finish', async () => {
+    const target = uniqueName('it_shared_rk');
+    targets.push(target);
+    const id = `r${freshId()}`;
+    const run = join(single.repo, 'backups', single.id, 'restores', id);
+    const workers = [1, 2, 3].map(() => start(restoreArgs(target, id), cliEnv()));
+    const pid = workers[0]?.child.pid;
+    let open: string | undefined;
+    /** A range the first worker has claimed and not loaded (no done-marker), once a third of them are loaded. */
+    const holdsOpenClaim = (): boolean => {
+      const done = list(join(run, 'done', 'events')).filter((name) => name.endsWith('.json'));
+      if (done.length < 16) return false;
+      const claims = join(run, 'claims', 'events');
+      open = list(claims).find((range) => !done.some((d) => d.startsWith(`${range}-`)) && list(join(claims, range)).filter((gen) => /^\d{5}\.json$/.test(gen)).some((gen) => {
+        try {
+          return (JSON.parse(readFileSync(join(claims, range, gen), 'utf8')) as { pid: number }).pid === pid;
+        } catch {
+          return false;
+        }
+      }));
+      return open !== undefined;
+    };
+    await killWhen(workers[0] as NonNullable<(typeof workers)[0]>, 'a third of the ranges loaded and a range of its own in flight', holdsOpenClaim);
+    const reports = await Promise.all(workers.slice(1).map((w) => finished<RestoreReport>(w)));
+    expect(reports.map((r) => r.rows)).toEqual([ROWS, ROWS]);
+    expect(list(join(run, 'claims', 'events', open as string))).toContain('00001.json');
+    const diff = identical(target);
+    expect(diff.status, diff.stdout + diff.stderr).toBe(0);
   }, 300_000);
 });
