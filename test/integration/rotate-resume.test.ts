@@ -21,7 +21,7 @@ import type { ColumnCipher } from '../../src/crypto/cipher.js';
 import { createCipher } from '../../src/crypto/registry.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 import { cliEnv, runCli } from '../support/cassette.js';
-import { start, type RunningCli } from '../support/crash-points.js';
+import { finished, killWhen, start, type RunningCli } from '../support/crash-points.js';
 
 const ROWS = 30_000;
 /**
@@ -464,4 +464,55 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
     expect(readdirSync(join(repo, 'rotations'))).toHaveLength(2);
     await expectRotatedOnce(table, 6_000);
   }, 150_000);
+
+  /** A fresh job id for a shared job (j, UTC time, 6 hex digits). */
+  const sharedJobId = (): string => `j${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  interface SharedReport { jobId: string; resumed: boolean; valuesRotated: number; tables: { written: number; ranges: number }[] }
+  const listed = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+
+  it('three workers on one job (--job-id, docs/format.md §13) rotate every value exactly once', async () => {
+    const table = 'users_shared';
+    const { repo, config } = await prepare(table, ROWS);
+    const id = sharedJobId();
+    const workers = [1, 2, 3].map(() => start(['rotate', '--config', config, '--job-id', id, '--json'], env));
+    const reports = await Promise.all(workers.map((w) => finished<SharedReport>(w)));
+    // One job, whoever planned it; every worker returns once the job is verified, with its totals.
+    expect(readdirSync(join(repo, 'rotations'))).toEqual([id]);
+    expect(reports.map((r) => r.jobId)).toEqual([id, id, id]);
+    expect(reports.map((r) => r.valuesRotated)).toEqual(Array(3).fill(ROWS * 2 - ROWS / 10));
+    expect(reports.filter((r) => !r.resumed)).toHaveLength(1);
+    expect(listed(join(repo, 'rotations', id, 'rounds', '000', 'written', table))).toHaveLength(markersOf(repo, table).ranges);
+    await expectRotatedOnce(table, ROWS);
+  }, 360_000);
+
+  it('one of three workers SIGKILLed halfway: the others take over its claim and the job completes', async () => {
+    const table = 'users_shared_kill';
+    const { repo, config } = await prepare(table, ROWS);
+    const id = sharedJobId();
+    // 3,000 rows/s per worker: a range's write-back takes ~0.3 s, so the first worker holds a range in flight.
+    const workers = [1, 2, 3].map(() => start(['rotate', '--config', config, '--job-id', id, '--rate', '3000', '--json'], env));
+    const pid = workers[0]?.child.pid;
+    const round = join(repo, 'rotations', id, 'rounds', '000');
+    let open: string | undefined;
+    /** A range the first worker claimed and has not written back, once a third of the ranges are. */
+    const holdsOpenClaim = (): boolean => {
+      const written = listed(join(round, 'written', table));
+      const ranges = markersOf(repo, table).ranges;
+      if (ranges === 0 || written.length < ranges / 3) return false;
+      const claims = join(round, 'claims', table);
+      open = listed(claims).find((range) => !written.includes(`${range}.json`) && listed(join(claims, range)).filter((gen) => /^\d{5}\.json$/.test(gen)).some((gen) => {
+        try {
+          return (JSON.parse(readFileSync(join(claims, range, gen), 'utf8')) as { pid: number }).pid === pid;
+        } catch {
+          return false;
+        }
+      }));
+      return open !== undefined;
+    };
+    await killWhen(workers[0] as RunningCli, 'a third of the ranges written back and a range of its own in flight', holdsOpenClaim);
+    const reports = await Promise.all(workers.slice(1).map((w) => finished<SharedReport>(w)));
+    expect(reports.map((r) => r.valuesRotated)).toEqual([ROWS * 2 - ROWS / 10, ROWS * 2 - ROWS / 10]);
+    expect(listed(join(round, 'claims', table, open as string))).toContain('00001.json');
+    await expectRotatedOnce(table, ROWS);
+  }, 360_000);
 });

@@ -1,5 +1,5 @@
 /** commander wiring of `cassette rotate` (start or resume the online job) and its status/pause/resume/throttle. */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import type { Command } from 'commander';
 import { assertRotationReady, runDoctor } from '../../commands/doctor.js';
 import { silentProgress } from '../../commands/progress.js';
@@ -14,7 +14,7 @@ import { workerTransformer } from '../../pipeline/transform/worker-pool.js';
 import { parseByteSize } from './backup.js';
 import { openRepository, storeOptionsFor, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
-import { withRunLeases } from '../leases.js';
+import { isHolderAlive, withRunLeases } from '../leases.js';
 import { progressForStderr } from '../progress-reporter.js';
 import { resolveRotationConnection, resolveRotationRepository } from '../rotation-flags.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
@@ -49,6 +49,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
     .description('online key rotation in place: start or resume the job of a config (status, pause, resume, throttle)')
     .option('--job <id>', 'resume this job instead of the unfinished job of the config')
     .option('--new', 'start a new job even if the config has an unfinished one (e.g. after an intended schema change)')
+    .option('--job-id <id>', 'a job shared by many workers: every worker runs the same command with this id (j + UTC time + 6 hex digits, e.g. j20261204T120000Z-3fa9c1); the first plans the job, the others join, ranges are claimed one by one')
     .option('--rate <rows/s>', 'write-back rows per second (default: execution.rate, else unlimited); `rotate throttle --rate` changes it while the job runs')
     .option('--max-rounds <n>', 'verification rounds this run may add for rows found still under an old key', '3')
     .option('--allow-failures <n>', 'values no key opens that are tolerated (quarantined) before the job fails with exit 7', '0')
@@ -79,10 +80,13 @@ export function registerRotate(program: Command, context: ProgramContext): void 
       const transformer = workerTransformer({ repositoryUrl: location.url, storeOptions: storeOptionsFor(location), cipher: config.provider, sealing: location.sealing }, threads);
       const rate = stringFlag(flags, 'rate');
       const jobId = stringFlag(flags, 'job');
+      const sharedJobId = stringFlag(flags, 'jobId');
+      if (sharedJobId !== undefined && (jobId !== undefined || flags.new === true)) throw new CassetteError('USAGE', 'give --job-id alone, not with --job or --new (a shared job resumes by running the same command again)');
       try {
         const report = await withRunLeases(store, 'rotate', context, (leases, signal) => runRotate({
           config,
           ...(jobId === undefined ? {} : { jobId }),
+          ...(sharedJobId === undefined ? {} : { sharedJobId }),
           newJob: flags.new === true,
           ...(rate === undefined ? {} : { rate: positiveInt(rate, '--rate', 1) }),
           maxRounds: positiveInt(stringFlag(flags, 'maxRounds'), '--max-rounds', 3, { max: 100 }),
@@ -91,7 +95,10 @@ export function registerRotate(program: Command, context: ProgramContext): void 
           maxInFlight: positiveInt(stringFlag(flags, 'maxInFlight'), '--max-in-flight', 32, { max: 4096 }),
           batchBytes: parseByteSize(stringFlag(flags, 'batchBytes') ?? '4KiB', '--batch-bytes', 256),
           retryForMs: location.retryForMs,
-        }, { store, cluster, cipher, transformer, progress, signal, leases, now: Date.now, toolVersion: context.version }));
+        }, {
+          store, cluster, cipher, transformer, progress, signal, leases, now: Date.now, toolVersion: context.version,
+          worker: { host: hostname(), pid: process.pid }, isHolderAlive,
+        }), { shared: sharedJobId !== undefined });
         context.stdout(json ? `${JSON.stringify(report)}\n` : formatRotateReport(report));
         const allowed = positiveInt(stringFlag(flags, 'allowFailures'), '--allow-failures', 0, { min: 0 });
         if (report.valuesQuarantined > allowed) {
@@ -117,13 +124,13 @@ export function registerRotate(program: Command, context: ProgramContext): void 
   };
   sub('status', 'ranges done per stage, rows rotated / skipped / raced / quarantined, rate, latency, ETA (--json)', async (flags, config) => {
     const store = openRepository(resolveRotationRepository(config, flags, context.env));
-    const status = await runRotateStatus(config, store, Date.now(), stringFlag(flags, 'job'));
+    const status = await runRotateStatus(config, store, Date.now(), stringFlag(flags, 'job') ?? stringFlag(flags, 'jobId'));
     context.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : formatRotationStatus(status));
   });
   for (const action of ['pause', 'resume'] as const) {
     sub(action, action === 'pause' ? 'running workers finish their ranges in flight, then the job waits' : 'a paused job continues', async (flags, config) => {
       const store = openRepository(resolveRotationRepository(config, flags, context.env));
-      const done = await controlRotation(config, store, { action }, Date.now(), stringFlag(flags, 'job'));
+      const done = await controlRotation(config, store, { action }, Date.now(), stringFlag(flags, 'job') ?? stringFlag(flags, 'jobId'));
       context.stdout(`rotation ${done.jobId}: ${action} recorded; the running job acts on it within a second` +
         (action === 'resume' ? ' (if no job process is running, run `cassette rotate --config …` to continue it)' : '') + '\n');
     });
@@ -133,7 +140,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
     if (value === undefined) throw new CassetteError('USAGE', 'rotate throttle needs --rate <rows/s> or --rate unlimited');
     const store = openRepository(resolveRotationRepository(config, flags, context.env));
     const rate = parseRate(value);
-    const done = await controlRotation(config, store, { action: 'throttle', rate }, Date.now(), stringFlag(flags, 'job'));
+    const done = await controlRotation(config, store, { action: 'throttle', rate }, Date.now(), stringFlag(flags, 'job') ?? stringFlag(flags, 'jobId'));
     context.stdout(`rotation ${done.jobId}: rate ${rate === null ? 'unlimited' : `${rate} rows/s`} recorded; the running job applies it within a second\n`);
   });
 }

@@ -22,7 +22,7 @@ import {
   RotationJob, RotationReportDoc, TransformedRange, WrittenRange, type RotationTablePlan,
 } from '../../manifest/rotation-format.js';
 import { addTotals, totalsOf, ZERO_TOTALS } from '../../pipeline/transform/rekey-totals.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import { BlobExistsError, type BlobStore } from '../../storage/blob-store.js';
 import type { RotateDeps, RotateRequest } from './types.js';
 
 function sha256(value: unknown): string {
@@ -96,6 +96,7 @@ export async function findJob(store: BlobStore, fingerprint: string, jobId?: str
 /** The job this run works on: `findJob`'s unless `--new`, else one planned now and written before anything else. */
 export async function openJob(config: RotationConfig, schema: KeyspaceSchema, request: RotateRequest, deps: RotateDeps): Promise<{ job: RotationJob; resumed: boolean }> {
   const fingerprint = rotationFingerprint(config, deps.cipher);
+  if (request.sharedJobId !== undefined) return joinOrCreateJob(config, schema, request, deps, request.sharedJobId);
   const found = request.newJob === true ? undefined : await findJob(deps.store, fingerprint, request.jobId);
   if (found !== undefined) return { job: withRunLevels(found, config, deps.cluster.levels), resumed: true };
   const job = planJob(config, schema, deps.cipher, request, deps);
@@ -115,6 +116,25 @@ function withRunLevels(job: RotationJob, config: RotationConfig, levels: Consist
       return rotation === undefined ? table : { ...table, consistency: tableLevels(rotation, levels) };
     }),
   };
+}
+
+/** A rotation job id: `j` and a backup id (j20261204T120000Z-3fa9c1). */
+export const JOB_ID_PATTERN = /^j\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+/** A shared job (format.md §13): the first worker plans it (job.json written once), the others join it. */
+async function joinOrCreateJob(config: RotationConfig, schema: KeyspaceSchema, request: RotateRequest, deps: RotateDeps, jobId: string): Promise<{ job: RotationJob; resumed: boolean }> {
+  if (!JOB_ID_PATTERN.test(jobId)) throw new CassetteError('USAGE', `--job-id ${jobId} is not a rotation job id (j20261204T120000Z-3fa9c1: j, UTC time, then 6 hex digits)`);
+  if ((await readDocument(deps.store, rotationJobKey(jobId), RotationJob, `rotation job ${jobId}`)) === undefined) {
+    const job = { ...planJob(config, schema, deps.cipher, request, deps), jobId };
+    try {
+      await writeDocument(deps.store, rotationJobKey(jobId), job);
+      return { job, resumed: false };
+    } catch (err) {
+      if (!(err instanceof BlobExistsError)) throw err; // another worker planned it first: join it
+    }
+  }
+  const found = await findJob(deps.store, rotationFingerprint(config, deps.cipher), jobId);
+  return { job: withRunLevels(found as RotationJob, config, deps.cluster.levels), resumed: true };
 }
 
 function planJob(config: RotationConfig, schema: KeyspaceSchema, cipher: ColumnCipher, request: RotateRequest, deps: RotateDeps): RotationJob {

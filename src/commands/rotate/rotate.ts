@@ -32,6 +32,9 @@ import { rotationPlans } from './row-plans.js';
 import { startSteering } from './steering.js';
 import type { RotateDeps, RotateReport, RotateRequest } from './types.js';
 import { addQuarantined, firstUnverifiedRound, leftBehindError, verifyRound } from './verify.js';
+import { readQuarantined, sharedRound } from './shared.js';
+import type { VerifiedRound } from '../../manifest/rotation-format.js';
+import { BlobExistsError } from '../../storage/blob-store.js';
 
 /** Starts or resumes the rotation; resolves with the report once report.json is written. */
 export async function runRotate(request: RotateRequest, deps: RotateDeps): Promise<RotateReport> {
@@ -47,7 +50,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   const plans = rotationPlans(config, schema, cipher, `keyspace ${schema.name}`);
   const { job: theJob, resumed } = await openJob(config, schema, request, deps);
   const jobId = theJob.jobId;
-  await deps.leases?.hold({ kind: 'rotation', id: jobId }, 'write');
+  await deps.leases?.hold({ kind: 'rotation', id: jobId }, request.sharedJobId === undefined ? 'write' : 'work');
   const beforeWrite = driftGuard(theJob, schema, cluster.session);
 
   const settingsFor = (table: RotationTablePlan): StageSettings => ({
@@ -94,13 +97,13 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   try {
     for (;;) {
       const quarantinedKeys = new Set<string>();
-      const items = theJob.tables.flatMap((table) => (rangesOfRound.get(table.name) ?? []).map((index) => ({ table, index })));
+      const items = theJob.tables.flatMap((plan) => (rangesOfRound.get(plan.name) ?? []).map((index) => ({ table: plan.name, index, plan })));
       deps.progress.start({
         title: `rotate ${jobId}${round > 0 ? ` (round ${round + 1})` : ''}`,
         unitName: 'ranges',
         parts: theJob.tables.map((t) => ({ name: t.name, units: rangesOfRound.get(t.name)?.length ?? 0 })),
       });
-      await forEachBounded(items, config.execution.workers, async ({ table, index }) => {
+      const rotateRange = async ({ plan: table, index }: (typeof items)[number]): Promise<void> => {
         while (steering.paused() && !deps.signal.aborted) await sleep(200);
         deps.signal.throwIfAborted();
         const planned = table.ranges.find((r) => r.index === index);
@@ -121,13 +124,28 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
         });
         await addQuarantined(store, outcome.transformed.quarantineKeys, quarantinedKeys);
         deps.progress.unitDone(table.name);
-      }, deps.signal);
-      deps.progress.stop();
-
-      // Verification: every row of every table, by its key-version column.
-      deps.progress.note(`rotation ${jobId}: verifying the key version of every row`);
-      const verified = await verifyRound(theJob, schema, round, quarantinedKeys, session, router, deps, request.retryForMs);
-      await writeDocument(store, verifiedKey(jobId, round), verified);
+      };
+      const verify = async (): Promise<VerifiedRound> => {
+        // Verification: every row of every table, by its key-version column.
+        deps.progress.note(`rotation ${jobId}: verifying the key version of every row`);
+        const verified = await verifyRound(theJob, schema, round, quarantinedKeys, session, router, deps, request.retryForMs);
+        await writeDocument(store, verifiedKey(jobId, round), verified).catch((err: unknown) => {
+          if (!(request.sharedJobId !== undefined && err instanceof BlobExistsError)) throw err; // a slow worker of a shared job also verified
+        });
+        return verified;
+      };
+      let verified: VerifiedRound;
+      if (request.sharedJobId === undefined) {
+        await forEachBounded(items, config.execution.workers, rotateRange, deps.signal);
+        deps.progress.stop();
+        verified = await verify();
+      } else {
+        verified = await sharedRound(theJob, round, items, rotateRange, async () => {
+          await readQuarantined(store, theJob, round, items, quarantinedKeys); // every worker's, not only this one's
+          await verify();
+        }, { ...deps, parallel: config.execution.workers, ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }) });
+        deps.progress.stop();
+      }
       round++;
       roundsThisRun++;
       if (verified.leftBehind === 0) break;
@@ -151,7 +169,10 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
   // Totals over every round (markers of earlier runs included).
   const tables = await jobTotals(store, theJob, round);
   const report: RotationReportDoc = { formatVersion: FORMAT_VERSION, jobId, completedAt: new Date(deps.now()).toISOString(), rounds: round, tables };
-  await writeDocument(store, rotationReportKey(jobId), report);
+  // A shared job's report.json is the first finishing worker's.
+  await writeDocument(store, rotationReportKey(jobId), report).catch((err: unknown) => {
+    if (!(request.sharedJobId !== undefined && err instanceof BlobExistsError)) throw err;
+  });
   const durationMs = Math.max(1, deps.now() - startedAt);
   return {
     jobId,

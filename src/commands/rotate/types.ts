@@ -10,6 +10,7 @@ import type { ColumnCipher } from '../../crypto/cipher.js';
 import type { ChunkTransformer } from '../../pipeline/transform/transformer.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import type { Leases } from '../../pipeline/lease-holder.js';
+import type { WorkClaimsDeps } from '../../pipeline/work-claims.js';
 import type { BackupCluster } from '../backup.js';
 import type { ProgressSink } from '../progress.js';
 
@@ -19,6 +20,13 @@ export interface RotateRequest {
   readonly jobId?: string;
   /** Plan a new job even when the config has an unfinished one (after an intended schema change). */
   readonly newJob?: boolean;
+  /**
+   * A job shared by many workers (format.md §13): every worker runs the same command with this id;
+   * the first plans the job, the others join it, and each round's ranges are claimed one by one.
+   */
+  readonly sharedJobId?: string;
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  readonly claimPollMs?: number;
   /** Rows/s for the write-back; overrides the config's `execution.rate` and earlier `rotate throttle`s. */
   readonly rate?: number;
   /** Verification rounds this run may add before giving up on rows left behind (exit 9). */
@@ -54,6 +62,9 @@ export interface RotateDeps {
   readonly toolVersion: string;
   /** The run's leases (format.md §11): the job is held for writing once it is opened. */
   readonly leases?: Leases;
+  /** Where this process runs and whether a lease's process is alive: a shared job's claims (WorkClaimsDeps). */
+  readonly worker?: NonNullable<WorkClaimsDeps['worker']>;
+  readonly isHolderAlive?: NonNullable<WorkClaimsDeps['isHolderAlive']>;
 }
 
 export interface RotateTableReport {

@@ -28,7 +28,7 @@ import {
 } from '../../manifest/keys.js';
 import { readDocument, writeDocument } from '../../manifest/repository.js';
 import { TransformedRange, WrittenRange } from '../../manifest/rotation-format.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import { BlobExistsError, type BlobStore } from '../../storage/blob-store.js';
 import { readChunkRows } from '../chunks/read-chunk.js';
 import { exportRange } from '../export/export-range.js';
 import { loadChunk, type StoredRow } from '../load/load-chunk.js';
@@ -103,7 +103,7 @@ async function exportStage(work: RangeWork, settings: StageSettings, deps: Stage
   const key = rangeMarkerKeyIn(folder, work.table, work.index);
   const done = await readDocument(deps.store, key, RangeMarker, `export marker ${key}`);
   if (done !== undefined) return done;
-  return exportRange(
+  return firstStored(() => exportRange(
     { folder, table: work.table, index: work.index, range: work.range, reader: work.reader, ...(work.route === undefined ? {} : { route: work.route }) },
     {
       fetchSize: settings.fetchSize, consistency: settings.readConsistency, gzipLevel: settings.gzipLevel,
@@ -111,7 +111,23 @@ async function exportStage(work: RangeWork, settings: StageSettings, deps: Stage
       ...(settings.attempts === undefined ? {} : { attempts: settings.attempts }),
     },
     { session: deps.session, store: deps.store, signal: deps.signal, now: deps.now, onRows: () => undefined, onRetry: deps.onRetry },
-  );
+  ), () => readDocument(deps.store, key, RangeMarker, `export marker ${key}`));
+}
+
+/**
+ * Runs `stage`, whose last step writes the stage's write-once marker at `key`. When another worker
+ * of a shared job (format.md §13) finished the same stage first, its marker is the stage's result:
+ * this attempt's chunks are never referenced, and a repeated write-back is harmless under the guard.
+ */
+async function firstStored<T>(stage: () => Promise<T>, readStored: () => Promise<T | undefined>): Promise<T> {
+  try {
+    return await stage();
+  } catch (err) {
+    if (!(err instanceof BlobExistsError)) throw err;
+    const stored = await readStored();
+    if (stored === undefined) throw err;
+    return stored;
+  }
 }
 
 async function transformStage(work: RangeWork, exported: RangeMarker, settings: StageSettings, deps: StageDeps): Promise<TransformedRange> {
@@ -138,8 +154,10 @@ async function transformStage(work: RangeWork, exported: RangeMarker, settings: 
     formatVersion: FORMAT_VERSION, table: work.table, index: work.index, rows: exported.rows, ...counts, chunks, quarantineKeys,
     doneAt: new Date(deps.now()).toISOString(),
   };
-  await writeDocument(deps.store, key, marker);
-  return marker;
+  return firstStored(async () => {
+    await writeDocument(deps.store, key, marker);
+    return marker;
+  }, () => readDocument(deps.store, key, TransformedRange, `transform marker ${key}`));
 }
 
 async function writeStage(work: RangeWork, transformed: TransformedRange, settings: StageSettings, deps: StageDeps): Promise<WrittenRange> {
@@ -188,8 +206,10 @@ async function writeStage(work: RangeWork, transformed: TransformedRange, settin
     formatVersion: FORMAT_VERSION, table: work.table, index: work.index, rows, written, alreadyWritten, raced, rejected, expiredCells,
     readP99Ms: figures.readP99Ms, writeP99Ms: figures.writeP99Ms, rate: figures.rate, doneAt: new Date(deps.now()).toISOString(),
   };
-  await writeDocument(deps.store, key, marker);
-  return marker;
+  return firstStored(async () => {
+    await writeDocument(deps.store, key, marker);
+    return marker;
+  }, () => readDocument(deps.store, key, WrittenRange, `write-back marker ${key}`));
 }
 
 /**
