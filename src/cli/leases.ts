@@ -26,10 +26,13 @@ export function withRunLeases<T>(store: BlobStore, command: string, context: Pro
 /**
  * A lease's holder on this host is alive while its pid is (signal 0 probes without signalling;
  * EPERM: it exists, as another user). Holders on other hosts: unknown, the stale rule decides.
- * This assumes the hosts sharing a repository have distinct host names.
+ * This assumes the hosts sharing a repository have distinct host names. A lease of another holder
+ * with this process's own pid is of a process that died before this one took its pid (containers
+ * restart with the same host name and small pids): dead. Callers only ask about other holders.
  */
 export function isHolderAlive(lease: Lease): boolean | undefined {
   if (lease.host !== hostname()) return undefined;
+  if (lease.pid === process.pid) return false;
   try {
     process.kill(lease.pid, 0);
     return true;

@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { runRekey, type RekeyDeps, type RekeyRequest } from '../../src/commands/rekey.js';
+import { runRekey, type RekeyDeps, type RekeyRequest } from '../../src/commands/rekey/rekey.js';
 import { silentProgress } from '../../src/commands/progress.js';
 import type { RotationConfig } from '../../src/config/rotation-types.js';
 import type { ColumnCipher } from '../../src/crypto/cipher.js';
@@ -10,6 +10,7 @@ import { readManifest } from '../../src/manifest/repository.js';
 import { inProcessTransformer, type ChunkTransformer } from '../../src/pipeline/transform/transformer.js';
 import { fakeCipher, fakeSealed } from '../support/fakes/fake-cipher.js';
 import { MemoryStore } from '../support/fakes/memory-store.js';
+import { LeaseHolder } from '../../src/pipeline/lease-holder.js';
 import { readBackup } from '../support/read-backup.js';
 import { keyspaceSchema, tableSchema, writeSyntheticBackup } from '../support/synthetic-backup.js';
 
@@ -234,5 +235,36 @@ describe('runRekey', () => {
     const other = { ...config, tables: [{ ...config.tables[0]!, encryptedColumns: ['ssn'] }] };
     await expect(runRekey(resumeOf(done.backupId as string, { config: other }), deps(store)))
       .rejects.toThrow(/other rotation settings/);
+  });
+});
+
+describe('runRekey shared by several workers (--rekey-id, format.md §13)', () => {
+  const ID = '20261204T180000Z-c0ffee';
+  const worker = (store: MemoryStore, n: number): RekeyDeps => deps(store, {
+    leases: new LeaseHolder(store, { command: 'rekey', host: `host-${n}`, pid: n, now: Date.now }),
+  });
+
+  it('three workers make one new backup, every range once, equal to a single-process rekey', async () => {
+    const store = await setup();
+    const workers = [1, 2, 3].map((n) => worker(store, n));
+    const reports = await Promise.all(workers.map((d) => runRekey({ ...request, rekeyId: ID, claimPollMs: 5 }, d)));
+    await Promise.all(workers.map((d) => (d.leases as LeaseHolder).release()));
+    expect(reports.map((r) => r.backupId)).toEqual([ID, ID, ID]);
+    // Every worker returns once the new backup is complete, with its totals.
+    expect(reports.map((r) => r.valuesRotated)).toEqual([25, 25, 25]);
+    expect(reports.reduce((n, r) => n + (r.shared?.rangesMine ?? 0), 0)).toBe(5);
+    const single = await setup();
+    const alone = await runRekey(request, deps(single));
+    const strip = (b: Awaited<ReturnType<typeof readBackup>>) => [...b.rows.entries()];
+    expect(strip(await readBackup(store, ID))).toEqual(strip(await readBackup(single, alone.backupId as string)));
+  });
+
+  it('refuses a worker whose config rotates something else than the run it joins', async () => {
+    const store = await setup();
+    await runRekey({ ...request, rekeyId: ID }, worker(store, 1));
+    const other: RotationConfig = { ...config, tables: [{ ...(config.tables[0] as RotationConfig['tables'][number]), encryptedColumns: ['ssn'] }] };
+    const refused = await runRekey({ ...request, config: other, rekeyId: ID }, worker(store, 2)).then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(CassetteError);
+    expect((refused as CassetteError).code).toBe('USAGE');
   });
 });

@@ -10,7 +10,7 @@ import { BackupIndex } from '../../src/manifest/encryption-format.js';
 import { indexKey, manifestKey } from '../../src/manifest/keys.js';
 import { readManifest } from '../../src/manifest/repository.js';
 import { SealedStore } from '../../src/manifest/sealed-store.js';
-import { runRekey } from '../../src/commands/rekey.js';
+import { runRekey } from '../../src/commands/rekey/rekey.js';
 import { silentProgress } from '../../src/commands/progress.js';
 import { inProcessTransformer } from '../../src/pipeline/transform/transformer.js';
 import type { RotationConfig } from '../../src/config/rotation-types.js';

@@ -9,33 +9,32 @@
  * chunks have one; manifest.json last. `--resume <new-id>` redoes only chunks without a marker.
  * A dry run writes nothing: it opens every value and reports.
  */
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
-import { canonicalJson, type KeyspaceSchema } from '../cassandra/schema/model.js';
-import type { RotationConfig } from '../config/rotation-types.js';
-import type { ColumnCipher, KmsCalls } from '../crypto/cipher.js';
-import { CassetteError } from '../errors.js';
-import { newAttemptId, newBackupId } from '../manifest/backup-id.js';
+import { canonicalJson, type KeyspaceSchema } from '../../cassandra/schema/model.js';
+import type { RotationConfig } from '../../config/rotation-types.js';
+import type { ColumnCipher, KmsCalls } from '../../crypto/cipher.js';
+import { CassetteError } from '../../errors.js';
+import { newAttemptId, newBackupId } from '../../manifest/backup-id.js';
 import {
-  FORMAT_VERSION, type BackupHeader, type ChunkEntry, type Manifest, type RangeMarker, type RekeyDescription, type RekeyTotals,
-} from '../manifest/format.js';
+  FORMAT_VERSION, type BackupHeader, type ChunkEntry, type Manifest, type RangeMarker, type RekeyTotals,
+} from '../../manifest/format.js';
 import {
-  backupFolder, backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, quarantineKey, rekeyChunkKey, rekeyChunksFolder, schemaCqlKey,
-} from '../manifest/keys.js';
-import { RekeyChunkDone, type QuarantineEntry } from '../manifest/rekey-format.js';
-import { readCompleteManifest, readDocument, readHeader, readManifest, readMarkers, writeDocument } from '../manifest/repository.js';
-import { checkDigest, openChunk } from '../pipeline/chunks/read-chunk.js';
-import { DigestCounter } from '../storage/body.js';
-import { addTotals, totalsOf, ZERO_TOTALS } from '../pipeline/transform/rekey-totals.js';
-import { QUARANTINE_SAMPLE } from '../pipeline/transform/transform-chunk.js';
-import type { ChunkTransformer } from '../pipeline/transform/transformer.js';
-import { DEFAULT_RETRY_FOR_MS, forEachBounded, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../pipeline/retry.js';
-import { withRepositoryRetries } from '../pipeline/retrying-store.js';
-import { BlobExistsError, isRepositoryOutage, type BlobStore } from '../storage/blob-store.js';
-import { buildManifest } from './backup.js';
-import type { ProgressSink } from './progress.js';
-import type { Leases } from '../pipeline/lease-holder.js';
-import { rotationPlans } from './rotate/row-plans.js';
+  backupFolder, backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, quarantineKey, rekeyChunkKey, schemaCqlKey,
+} from '../../manifest/keys.js';
+import { RekeyChunkDone, type QuarantineEntry } from '../../manifest/rekey-format.js';
+import { copyChunk, describe, readChunkDone, readChunkMarker, type ChunkItem } from './chunks.js';
+import { ignoreIf, joinOrCreateRekey, rekeyClaimedRanges } from './shared.js';
+import type { WorkClaimsDeps } from '../../pipeline/work-claims.js';
+import { readCompleteManifest, readHeader, readManifest, readMarkers, writeDocument } from '../../manifest/repository.js';
+import { addTotals, totalsOf, ZERO_TOTALS } from '../../pipeline/transform/rekey-totals.js';
+import { QUARANTINE_SAMPLE } from '../../pipeline/transform/transform-chunk.js';
+import type { ChunkTransformer } from '../../pipeline/transform/transformer.js';
+import { DEFAULT_RETRY_FOR_MS, forEachBounded, formatDuration, MAX_RETRY_DELAY_MS, withRetries } from '../../pipeline/retry.js';
+import { withRepositoryRetries } from '../../pipeline/retrying-store.js';
+import { isRepositoryOutage, type BlobStore } from '../../storage/blob-store.js';
+import { buildManifest } from '../backup.js';
+import type { ProgressSink } from '../progress.js';
+import type { Leases } from '../../pipeline/lease-holder.js';
+import { rotationPlans } from '../rotate/row-plans.js';
 
 export interface RekeyRequest {
   /** The backup to re-encrypt. With `resume`, optional; when given it must be the one resumed. */
@@ -48,6 +47,13 @@ export interface RekeyRequest {
   readonly dryRun: boolean;
   /** Quarantined values tolerated before the run counts as failed (exit 7). */
   readonly allowFailures: number;
+  /**
+   * A rekey shared by many workers (format.md §13): the new backup's id; every worker runs the same
+   * command with it, the first creates the new backup, the others join, ranges are claimed one by one.
+   */
+  readonly rekeyId?: string;
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  readonly claimPollMs?: number;
 }
 
 export interface RekeyDeps {
@@ -62,6 +68,9 @@ export interface RekeyDeps {
   readonly resumeHint: (backupId: string) => string;
   /** The run's leases (format.md §11): the source held for reading, the new backup for writing. */
   readonly leases?: Leases;
+  /** Where this process runs and whether a lease's process is alive: a shared rekey's claims (WorkClaimsDeps). */
+  readonly worker?: NonNullable<WorkClaimsDeps['worker']>;
+  readonly isHolderAlive?: NonNullable<WorkClaimsDeps['isHolderAlive']>;
 }
 
 export interface RekeyTableReport {
@@ -96,59 +105,10 @@ export interface RekeyReport extends RekeyTotals {
   readonly valuesPerSecond: number;
   /** KMS calls this run made (aws-kms provider only). */
   readonly kmsCalls?: KmsCalls;
+  /** A shared rekey (--rekey-id): the ranges this worker re-encrypted (the others did the rest). */
+  readonly shared?: { readonly rangesMine: number };
 }
 
-interface ChunkItem {
-  readonly table: string;
-  readonly range: RangeMarker;
-  readonly chunk: number;
-  readonly entry: ChunkEntry;
-  readonly rotate: boolean;
-}
-
-function describe(config: RotationConfig, cipher: ColumnCipher, tables: readonly string[]): RekeyDescription {
-  return {
-    provider: cipher.type,
-    newKeyVersion: cipher.newKeyVersion,
-    oldKeyVersions: [...cipher.oldKeyVersions],
-    keyVersionColumn: config.keyVersionColumn,
-    tables: tables.map((name) => ({ name, columns: [...(config.tables.find((t) => t.name === name)?.encryptedColumns ?? [])] })),
-  };
-}
-
-/**
- * Copies a chunk of a table that is not rotated, checking size and SHA-256 on the way. A copy an
- * earlier attempt already stored (its answer lost in an outage) is checked instead.
- */
-async function copyChunk(store: BlobStore, from: string, to: string, entry: ChunkEntry, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  const what = `chunk ${entry.key} of backup ${from}`;
-  const digest = new DigestCounter();
-  try {
-    await store.put(chunkKey(to, entry.key), (await openChunk(store, chunkKey(from, entry.key), what)).pipe(digest), { ifAbsent: true });
-  } catch (err) {
-    if (!(err instanceof BlobExistsError)) throw err;
-    const stored = new DigestCounter();
-    await pipeline(await openChunk(store, chunkKey(to, entry.key), `chunk ${entry.key} of backup ${to}`), stored, new Writable({ write: (_c, _e, done) => done() }));
-    checkDigest(entry, stored.bytes, stored.digest(), `chunk ${entry.key} of backup ${to}`);
-    return;
-  }
-  try {
-    checkDigest(entry, digest.bytes, digest.digest(), what);
-  } catch (err) {
-    await store.delete(chunkKey(to, entry.key));
-    throw err;
-  }
-}
-
-async function readChunkDone(store: BlobStore, backupId: string): Promise<Map<string, RekeyChunkDone>> {
-  const done = new Map<string, RekeyChunkDone>();
-  for await (const entry of store.list(rekeyChunksFolder(backupId))) {
-    const marker = await readDocument(store, entry.key, RekeyChunkDone, `rekey chunk marker ${entry.key}`);
-    if (marker !== undefined) done.set(`${marker.table}/${marker.range}/${marker.chunk}`, marker);
-  }
-  return done;
-}
 
 /** Re-encrypts a backup into a new one (or, dry, just opens every value); resolves with the report. */
 export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise<RekeyReport> {
@@ -189,13 +149,15 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
     });
   }
 
+  const shared = request.rekeyId !== undefined;
+  if (shared && (request.dryRun || request.resume !== undefined)) throw new CassetteError('USAGE', '--rekey-id does not go with --dry-run or --resume (a shared rekey resumes by running the same command again)');
   let header = existingHeader;
   if (header === undefined && !request.dryRun) {
     const createdAt = deps.now();
     const { completedAt: _c, tables, totals: _t, rekeyTotals: _r, ...fields } = source;
-    header = {
+    const fresh: BackupHeader = {
       ...fields,
-      backupId: newBackupId(createdAt),
+      backupId: request.rekeyId ?? newBackupId(createdAt),
       createdAt: new Date(createdAt).toISOString(),
       tool: { name: 'cassette', version: deps.toolVersion },
       derivedFrom: { backupId: sourceId, by: 'rekey' },
@@ -203,10 +165,12 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
       tables: tables.map((t) => ({ name: t.name, ranges: t.ranges.map(({ index, start, end }) => ({ index, start, end })) })),
     };
     deps.signal.throwIfAborted();
-    await deps.leases?.hold({ kind: 'backup', id: header.backupId }, 'write');
-    await writeDocument(store, backupHeaderKey(header.backupId), header);
-    const cql = await store.get(schemaCqlKey(sourceId));
-    await store.put(schemaCqlKey(header.backupId), cql, { ifAbsent: true });
+    await deps.leases?.hold({ kind: 'backup', id: fresh.backupId }, shared ? 'work' : 'write');
+    header = shared ? await joinOrCreateRekey(store, fresh) : fresh;
+    if (!shared) await writeDocument(store, backupHeaderKey(header.backupId), header);
+    if ((await store.head(schemaCqlKey(header.backupId))) === undefined) {
+      await store.put(schemaCqlKey(header.backupId), await store.get(schemaCqlKey(sourceId)), { ifAbsent: true }).catch(ignoreIf(shared));
+    }
   }
   const targetId = header?.backupId;
   // A run killed between backup.json and schema.cql left no schema.cql: copy it now.
@@ -214,13 +178,12 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
     await store.put(schemaCqlKey(targetId), await store.get(schemaCqlKey(sourceId)), { ifAbsent: true });
   }
 
-  // What earlier runs finished.
+  // What earlier runs (or the other workers of a shared rekey) finished.
+  const reading = targetId !== undefined && (request.resume !== undefined || shared);
   const rangeDone = new Map<string, Map<number, RangeMarker>>();
-  const chunkDone = targetId !== undefined && request.resume !== undefined ? await readChunkDone(store, targetId) : new Map<string, RekeyChunkDone>();
-  for (const table of source.tables) {
-    rangeDone.set(table.name, targetId !== undefined && request.resume !== undefined ? await readMarkers(store, targetId, table.name) : new Map());
-  }
-  const existingManifest = targetId !== undefined && request.resume !== undefined ? await readManifest(store, targetId) : undefined;
+  const chunkDone = reading ? await readChunkDone(store, targetId) : new Map<string, RekeyChunkDone>();
+  for (const table of source.tables) rangeDone.set(table.name, reading ? await readMarkers(store, targetId, table.name) : new Map());
+  const existingManifest = reading ? await readManifest(store, targetId) : undefined;
 
   // The work: chunks of rotated tables, and (not in a dry run) chunks of the other tables to copy.
   const items: ChunkItem[] = [];
@@ -262,13 +225,11 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
       })
       : range.chunks;
     const marker: RangeMarker = plans.has(table) ? { ...range, attempt: newAttemptId(), bytes: chunks.reduce((n, c) => n + c.bytes, 0), chunks } : range;
-    await writeDocument(store, markerKey(targetId, table, range.index), marker);
+    await writeDocument(store, markerKey(targetId, table, range.index), marker).catch(ignoreIf(shared));
     rangeDone.get(table)?.set(range.index, marker);
   };
 
-  try {
-    for (const { table, range } of emptyRanges) await finishRange(table, range);
-    await forEachBounded(items, deps.transformer.concurrency, async (item) => {
+  const rekeyChunk = async (item: ChunkItem): Promise<void> => {
       // A chunk is the unit of retry: a stream cannot be rewound, so an outage mid-chunk copies or
       // transforms it again (a transform under a new attempt id).
       const subject = `chunk ${item.chunk} of range ${item.range.index} of ${item.table}`;
@@ -303,17 +264,34 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
             ...totalsOf(result), ...(result.quarantineKey === undefined ? {} : { quarantineKey: result.quarantineKey }),
             doneAt: new Date(deps.now()).toISOString(),
           };
-          await writeDocument(store, rekeyChunkKey(targetId, item.table, item.range.index, item.chunk), marker);
-          chunkDone.set(`${item.table}/${item.range.index}/${item.chunk}`, marker);
+          const key = rekeyChunkKey(targetId, item.table, item.range.index, item.chunk);
+          // A shared rekey: another worker's attempt of this chunk may have written its marker first; that one counts.
+          await writeDocument(store, key, marker).catch(ignoreIf(shared));
+          chunkDone.set(`${item.table}/${item.range.index}/${item.chunk}`, shared ? await readChunkMarker(store, key) : marker);
         }
       }
       deps.progress.rows(item.table, item.entry.rows, item.entry.rawBytes);
       deps.progress.unitDone(item.table);
-      const key = `${item.table}/${item.range.index}`;
-      const left = (remaining.get(key) ?? 1) - 1;
-      remaining.set(key, left);
-      if (left === 0) await finishRange(item.table, item.range);
-    }, deps.signal);
+  };
+  let rangesMine = 0;
+  try {
+    if (!shared) {
+      for (const { table, range } of emptyRanges) await finishRange(table, range);
+      await forEachBounded(items, deps.transformer.concurrency, async (item) => {
+        await rekeyChunk(item);
+        const key = `${item.table}/${item.range.index}`;
+        const left = (remaining.get(key) ?? 1) - 1;
+        remaining.set(key, left);
+        if (left === 0) await finishRange(item.table, item.range);
+      }, deps.signal);
+    } else {
+      rangesMine = await rekeyClaimedRanges(store, deps, {
+        targetId: targetId as string, parallel: deps.transformer.concurrency, signal: deps.signal, chunkDone,
+        ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
+      }, items, emptyRanges, rekeyChunk, finishRange);
+      for (const table of source.tables) rangeDone.set(table.name, await readMarkers(store, targetId as string, table.name));
+      for (const [key, marker] of await readChunkDone(store, targetId as string)) chunkDone.set(key, marker);
+    }
   } catch (err) {
     if (targetId === undefined) throw err;
     if (deps.signal.aborted) {
@@ -337,7 +315,7 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
 
   if (targetId !== undefined && header !== undefined && existingManifest === undefined) {
     const manifest: Manifest = { ...buildManifest(header, rangeDone, deps.now()), rekeyTotals: totals };
-    await writeDocument(store, manifestKey(targetId), manifest);
+    await writeDocument(store, manifestKey(targetId), manifest).catch(ignoreIf(shared)); // a shared rekey's manifest is the first finisher's
   }
   const durationMs = Math.max(1, deps.now() - startedAt);
   return {
@@ -365,5 +343,6 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
     durationMs,
     valuesPerSecond: Math.round((runTotals.valuesRotated * 1000) / durationMs),
     ...(kmsCalls === undefined ? {} : { kmsCalls }),
+    ...(shared ? { shared: { rangesMine } } : {}),
   };
 }
