@@ -4,14 +4,17 @@
  * the built CLI instead of the image's path — as several "pods" of one Job at once.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildProgram, type ProgramContext } from '../../src/cli/program.js';
-import { cliEnv, repoRoot } from '../support/cassette.js';
+import { createCipher } from '../../src/crypto/registry.js';
+import { cliEnv, repoRoot, startCli } from '../support/cassette.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 
 const ROWS = 3000;
@@ -45,17 +48,29 @@ function adapt(script: string, replacements: readonly (readonly [string, string]
   return out;
 }
 
-function runPod(script: string, env: Record<string, string>): Promise<Pod> {
-  return new Promise((resolve, reject) => {
+/** Runs `script` as a pod's `sh -c`; `stderr()` is what it wrote so far. */
+function startPod(script: string, env: Record<string, string>): { readonly done: Promise<Pod>; readonly stderr: () => string } {
+  let stdout = '';
+  let stderr = '';
+  const done = new Promise<Pod>((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', script], { cwd: repoRoot, env: { ...cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+  return { done, stderr: () => stderr };
 }
+const runPod = (script: string, env: Record<string, string>): Promise<Pod> => startPod(script, env).done;
+
+async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+const fernetKey = (): string => randomBytes(32).toString('base64url').padEnd(44, '=');
 const reports = (pod: Pod): Report[] => pod.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Report);
 
 describe('the pods\' scripts of deploy/kubernetes/', () => {
@@ -123,5 +138,66 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
     const unnamed = await runPod(script, { JOB_NAME: 'cassette-nightly', JOB_COMPLETION_INDEX: '0' });
     expect(unnamed.status).toBe(2);
     expect(unnamed.stderr).toContain('no scheduled time in the Job name cassette-nightly');
+  }, 300_000);
+
+  it('rotate-job.yaml: a pod that finds the lease of the pod it replaces live waits, then resumes the job once that one is gone', async () => {
+    const repo = join(work, 'rotation');
+    const secrets = join(work, 'keys');
+    mkdirSync(secrets);
+    const keys = { old: fernetKey(), new: fernetKey() };
+    writeFileSync(join(secrets, 'old.key'), `${keys.old}\n`, { mode: 0o600 });
+    writeFileSync(join(secrets, 'new.key'), `${keys.new}\n`, { mode: 0o600 });
+    const env = { OLD: keys.old, NEW: keys.new };
+    const underOld = await createCipher({ type: 'fernet', newKey: { source: { env: 'OLD' } }, oldKeys: [{ source: { env: 'NEW' } }], options: {} }, env);
+    const underNew = await createCipher({ type: 'fernet', newKey: { source: { env: 'NEW' } }, oldKeys: [{ source: { env: 'OLD' } }], options: {} }, env);
+    const rows = 12_000;
+    await client.execute(`CREATE TABLE ${keyspace}.users (id int PRIMARY KEY, ssn text, email text, key_version text)`);
+    const where = (column: string) => ({ keyspace, table: 'users', column });
+    const params = await Promise.all(Array.from({ length: rows }, async (_, i) => [i,
+      Buffer.from(await underOld.seal(Buffer.from(`ssn-${i}`), where('ssn'))).toString('utf8'),
+      Buffer.from(await underOld.seal(Buffer.from(`user${i}@example.com`), where('email'))).toString('utf8'),
+      underOld.newKeyVersion]));
+    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.users (id, ssn, email, key_version) VALUES (?, ?, ?, ?)`, params, { concurrencyLevel: 64 });
+
+    // The ConfigMap's rotation.yaml, pointed at the test Cassandra, the keyspace, the repository and the key files.
+    const configMap = parse(readFileSync(join(repoRoot, 'deploy', 'kubernetes', 'rotation-configmap.yaml'), 'utf8')) as { data: Record<string, string> };
+    const configDir = join(work, 'etc');
+    mkdirSync(configDir);
+    writeFileSync(join(configDir, 'rotation.yaml'), adapt(configMap.data['rotation.yaml'] as string, [
+      ['contact_points: [cassandra-0.cassandra, cassandra-1.cassandra, cassandra-2.cassandra]', `contact_points: ["${services.cassandra.host}:${services.cassandra.port}"]`],
+      ['local_dc: dc1', `local_dc: ${services.cassandra.dc}`],
+      ['keyspace: app', `keyspace: ${keyspace}`],
+      ['  username: cassette\n  password_file: /var/run/secrets/cassette/cassandra/password\n', ''],
+      ['repo: s3://backups/cassandra', `repo: ${repo}`],
+      ['/var/run/secrets/cassette/keys', secrets],
+      ['rate: 5000', 'rate: 2000'],
+    ]));
+    const script = adapt(containerOf('rotate-job.yaml').args[0] as string, [
+      ['node --max-old-space-size=384 /app/bin/cassette.js', `node ${join(repoRoot, 'bin', 'cassette.js')}`],
+      ['/etc/cassette/rotation.yaml', join(configDir, 'rotation.yaml')],
+      ['sleep 60', 'sleep 1'],
+      ...PENDING_FLAGS.filter((f) => !known.has(f.split(' ')[0] as string)).map((f) => [` ${f}`, ''] as const),
+    ]);
+
+    // The pod being replaced: killed while it holds the job's lease, as a node crash would leave it.
+    const first = startCli(['rotate', '--config', join(configDir, 'rotation.yaml'), '--json'], cliEnv());
+    const leases = join(repo, 'leases');
+    await until('the first rotation to hold its lease', () => existsSync(leases) && readdirSync(leases).some((d) => d.startsWith('rotation-')));
+    const pod = startPod(script, plainEnv('rotate-job.yaml'));
+    await until('the pod to be refused with exit 14', () => pod.stderr().includes('is in use by another cassette process'));
+    expect(first.exitCode, 'the first rotation is still running').toBeNull();
+    first.kill('SIGKILL');
+    const result = await pod.done;
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as { resumed: boolean; newKeyVersion: string };
+    expect(report).toMatchObject({ resumed: true, newKeyVersion: underNew.newKeyVersion });
+    const rs = await client.execute(`SELECT id, ssn, key_version FROM ${keyspace}.users`, [], { fetchSize: 100_000 });
+    expect(rs.rows).toHaveLength(rows);
+    for (const row of rs.rows) {
+      expect(row.get('key_version')).toBe(underNew.newKeyVersion);
+      const opened = await underNew.open(Buffer.from(row.get('ssn') as string), where('ssn'));
+      expect(opened?.current).toBe(true);
+      expect(opened?.plaintext.toString()).toBe(`ssn-${row.get('id') as number}`);
+    }
   }, 300_000);
 });
