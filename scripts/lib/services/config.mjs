@@ -11,6 +11,8 @@ export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
 export const LOCAL_KMS_VERSION = 'v0.0.0-20260228092603-2a5e92d09ab6';
 /** The age CLI (filippo.io/age), which the encrypted-backup tests decrypt chunks with. */
 export const AGE_VERSION = 'v1.3.2';
+/** kubeconform, which validates deploy/kubernetes/ against the schemas in deploy/schemas/ (offline). */
+export const KUBECONFORM_VERSION = 'v0.7.0';
 export const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.10.0';
 
 export const cacheDir = process.env.CASSETTE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cassette');
@@ -31,6 +33,7 @@ export const minioBinary = join(minioBinDir, 'minio');
 export const localKmsBinDir = join(cacheDir, `local-kms-${LOCAL_KMS_VERSION}`);
 export const localKmsBinary = join(localKmsBinDir, 'local-kms');
 export const ageBinary = join(cacheDir, `age-${AGE_VERSION}`, 'age');
+export const kubeconformBinary = join(cacheDir, `kubeconform-${KUBECONFORM_VERSION}`, 'kubeconform');
 
 /**
  * Cassandra profiles. `main` is the plain test cluster; `secure` adds PasswordAuthenticator and

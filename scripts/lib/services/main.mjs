@@ -1,12 +1,12 @@
 // scripts/services: provision, start, stop and report the real test services on loopback.
 // Usage: scripts/services up [--secure] [--second] [--cluster] [--version 4.1] [--json] | down [service…] | status [--json] | env
 //        | stop-node N [--graceful] | start-node N
-import { CASSANDRA_PROFILES, CLUSTER_NODES, KMS, MINIO, ageBinary, runDir } from './config.mjs';
+import { CASSANDRA_PROFILES, CLUSTER_NODES, KMS, MINIO, ageBinary, kubeconformBinary, runDir } from './config.mjs';
 import { cassandraSettings, clusterSettings, restartCassandra, restartNode, startCassandra, startCluster, stopNode } from './cassandra.mjs';
 import { kmsSettings, restartKms, startKms } from './kms.mjs';
 import { minioSettings, restartMinio, startMinio } from './minio.mjs';
 import { ServiceError, portAnswers, runningPid, stopService } from './process.mjs';
-import { findJava17, provisionAge, provisionCassandra, provisionLocalKms, provisionMinio, requireOpenssl } from './provision.mjs';
+import { findJava17, provisionAge, provisionCassandra, provisionKubeconform, provisionLocalKms, provisionMinio, requireOpenssl } from './provision.mjs';
 
 const CLUSTER_NAMES = CLUSTER_NODES.map((n) => n.name);
 const ALL = [MINIO.name, KMS.name, CASSANDRA_PROFILES.main.name, CASSANDRA_PROFILES.secure.name, CASSANDRA_PROFILES.second.name, CASSANDRA_PROFILES.c41.name, ...CLUSTER_NAMES];
@@ -24,7 +24,7 @@ const USAGE = `usage: scripts/services up [--secure] [--second] [--cluster] [--v
        scripts/services restart minio|local-kms|cassandra|second [--down S]   stop and start again keeping the data (and credentials, keys), S seconds down; waits until ready
        scripts/services status [--json]            what is running (exit 0 if the main services run, 3 if not)
        scripts/services env                        export lines for what is running
-       scripts/services tool age                   build the age CLI on first use (go install) and print its path`;
+       scripts/services tool age|kubeconform       build the tool on first use (go install) and print its path`;
 
 function profilesFor(flags, version) {
   const profiles = [CASSANDRA_PROFILES.main];
@@ -34,11 +34,17 @@ function profilesFor(flags, version) {
   return profiles;
 }
 
-/** `tool age`: the age CLI the encrypted-backup tests decrypt objects with, built on first use. */
+/**
+ * `tool NAME`, built on first use: the age CLI the encrypted-backup tests decrypt objects with,
+ * kubeconform the deploy tests validate the Kubernetes manifests with.
+ */
+const TOOLS = { age: [provisionAge, ageBinary], kubeconform: [provisionKubeconform, kubeconformBinary] };
 function tool(name) {
-  if (name !== 'age') throw new ServiceError(`unknown tool ${name ?? '(none)'}; the tools are: age`);
-  provisionAge();
-  process.stdout.write(`${ageBinary}\n`);
+  const entry = Object.hasOwn(TOOLS, name ?? '') ? TOOLS[name] : undefined;
+  if (entry === undefined) throw new ServiceError(`unknown tool ${name ?? '(none)'}; the tools are: ${Object.keys(TOOLS).join(', ')}`);
+  const [provision, binary] = entry;
+  provision();
+  process.stdout.write(`${binary}\n`);
   return 0;
 }
 

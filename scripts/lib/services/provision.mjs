@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
-  AGE_VERSION, CASSANDRA_VERSION, LOCAL_KMS_VERSION, ageBinary, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, localKmsBinDir, localKmsBinary,
+  AGE_VERSION, CASSANDRA_VERSION, KUBECONFORM_VERSION, LOCAL_KMS_VERSION, ageBinary, kubeconformBinary, MAVEN_DEPENDENCY_PLUGIN, MINIO_VERSION, cacheDir, cassandraLibDirFor, localKmsBinDir, localKmsBinary,
   minioBinDir, minioBinary,
 } from './config.mjs';
 import { ServiceError } from './process.mjs';
@@ -137,6 +137,14 @@ export function provisionAge() {
   requireTool('go', ['version'], GO_HINT);
   log(`building age ${AGE_VERSION} with go install into ${dirname(ageBinary)} (first run only; seconds)`);
   goInstall({ module: 'filippo.io/age/cmd/age', version: AGE_VERSION, binary: ageBinary });
+}
+
+/** Builds kubeconform with `go install`, unless cached: the deploy tests validate the Kubernetes manifests with it. */
+export function provisionKubeconform() {
+  if (existsSync(kubeconformBinary)) return;
+  requireTool('go', ['version'], GO_HINT);
+  log(`building kubeconform ${KUBECONFORM_VERSION} with go install into ${dirname(kubeconformBinary)} (first run only; seconds)`);
+  goInstall({ module: 'github.com/yannh/kubeconform/cmd/kubeconform', version: KUBECONFORM_VERSION, binary: kubeconformBinary });
 }
 
 /** openssl is needed for the secure profile's throwaway CA. */

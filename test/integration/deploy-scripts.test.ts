@@ -1,0 +1,203 @@
+/**
+ * The shell scripts the pods of deploy/kubernetes/ run, run here as they are written — against
+ * the test Cassandra and a directory repository instead of the cluster and bucket they name, with
+ * the built CLI instead of the image's path — as several "pods" of one Job at once.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import cassandra from 'cassandra-driver';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
+import { buildProgram, type ProgramContext } from '../../src/cli/program.js';
+import { createCipher } from '../../src/crypto/registry.js';
+import { cliEnv, repoRoot, startCli } from '../support/cassette.js';
+import { cassandraClient, uniqueName } from '../support/clients.js';
+
+const ROWS = 3000;
+/** Flags another change of issue 14 adds (metrics, logs): dropped while the CLI does not know them yet. */
+const PENDING_FLAGS = ['--metrics-port 9464', '--log-format json'];
+
+interface Pod { readonly status: number | null; readonly stdout: string; readonly stderr: string }
+interface Report { readonly backupId?: string; readonly ok?: boolean; readonly rows?: number; readonly shared?: { readonly complete: boolean } }
+
+interface Container { readonly command: string[]; readonly args: string[]; readonly env: { name: string; value?: string }[] }
+
+/** The container of a manifest's pods. */
+function containerOf(file: string): Container {
+  const doc = parse(readFileSync(join(repoRoot, 'deploy', 'kubernetes', file), 'utf8')) as { kind: string; spec: { jobTemplate?: { spec: unknown } } };
+  const job = (doc.kind === 'CronJob' ? doc.spec.jobTemplate?.spec : doc.spec) as { template: { spec: { containers: Container[] } } };
+  const [container] = job.template.spec.containers;
+  expect(container?.command).toEqual(['/bin/sh', '-c']);
+  return container as Container;
+}
+/** The variables a manifest sets to plain values (secret references left out). */
+const plainEnv = (file: string): Record<string, string> =>
+  Object.fromEntries(containerOf(file).env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+
+/** `script` with each `[from, to]` replaced; each `from` must be there. */
+function adapt(script: string, replacements: readonly (readonly [string, string])[]): string {
+  let out = script;
+  for (const [from, to] of replacements) {
+    expect(out, from).toContain(from);
+    out = out.split(from).join(to);
+  }
+  return out;
+}
+
+/** Runs `script` as a pod's `sh -c`; `stderr()` is what it wrote so far. */
+function startPod(script: string, env: Record<string, string>): { readonly done: Promise<Pod>; readonly stderr: () => string } {
+  let stdout = '';
+  let stderr = '';
+  const done = new Promise<Pod>((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', script], { cwd: repoRoot, env: { ...cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  return { done, stderr: () => stderr };
+}
+const runPod = (script: string, env: Record<string, string>): Promise<Pod> => startPod(script, env).done;
+
+async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+const fernetKey = (): string => randomBytes(32).toString('base64url').padEnd(44, '=');
+const reports = (pod: Pod): Report[] => pod.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Report);
+
+describe('the pods\' scripts of deploy/kubernetes/', () => {
+  const services = inject('services');
+  const work = mkdtempSync(join(tmpdir(), 'cassette-deploy-'));
+  const keyspace = uniqueName('it_deploy');
+  let client: cassandra.Client;
+  const known = new Set(buildProgram({ version: '0', env: {}, argv: [], signal: new AbortController().signal, stdout: () => undefined } as ProgramContext)
+    .commands.flatMap((c) => c.options.map((o) => o.long)));
+
+  /** The manifest's script, pointed at the test services and `repo`; waits of 1 s instead of 60. */
+  function forTest(file: string, repo: string): string {
+    return adapt(containerOf(file).args[0] as string, [
+      ['node --max-old-space-size=384 /app/bin/cassette.js', `node ${join(repoRoot, 'bin', 'cassette.js')}`],
+      ['--keyspace app ', `--keyspace ${keyspace} `],
+      ['--hosts cassandra-0.cassandra,cassandra-1.cassandra,cassandra-2.cassandra --dc dc1 --username cassette --password-file /var/run/secrets/cassette/cassandra/password',
+        `--hosts ${services.cassandra.host} --port ${services.cassandra.port} --dc ${services.cassandra.dc}`],
+      ['--repo s3://backups/cassandra', `--repo ${repo}`],
+      ['sleep 60', 'sleep 1'],
+      ...PENDING_FLAGS.filter((f) => !known.has(f.split(' ')[0] as string)).map((f) => [` ${f}`, ''] as const),
+    ]);
+  }
+
+  beforeAll(async () => {
+    client = cassandraClient(services.cassandra);
+    await client.connect();
+    await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    await client.execute(`CREATE TABLE ${keyspace}.events (id int, seq int, payload text, PRIMARY KEY ((id), seq))`);
+    const params = Array.from({ length: ROWS }, (_, i) => [Math.floor(i / 5), i % 5, `payload-${i}`]);
+    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.events (id, seq, payload) VALUES (?, ?, ?)`, params, { concurrencyLevel: 64 });
+  }, 300_000);
+
+  afterAll(async () => {
+    await client?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+    await client?.shutdown();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('backup-job.yaml: pods running the same script at once end once the one backup is complete; a late pod ends at once', async () => {
+    const repo = join(work, 'job');
+    const script = forTest('backup-job.yaml', repo);
+    const id = plainEnv('backup-job.yaml').BACKUP_ID;
+    const pods = await Promise.all([0, 1, 2].map((index) => runPod(script, { ...plainEnv('backup-job.yaml'), JOB_COMPLETION_INDEX: String(index) })));
+    for (const pod of pods) {
+      expect(pod.status, pod.stderr).toBe(0);
+      expect(reports(pod).at(-1)).toMatchObject({ backupId: id, rows: ROWS, shared: { complete: true } });
+    }
+    const late = await runPod(script, { ...plainEnv('backup-job.yaml'), JOB_COMPLETION_INDEX: '3' });
+    expect(late.status, late.stderr).toBe(0);
+    expect(reports(late)).toEqual([expect.objectContaining({ backupId: id, shared: expect.objectContaining({ complete: true }) })]);
+  }, 300_000);
+
+  it('backup-cronjob.yaml: the night\'s pods share the id made from the Job name, and index 0 verifies the backup', async () => {
+    const repo = join(work, 'nightly');
+    const script = forTest('backup-cronjob.yaml', repo);
+    const minutes = Date.UTC(2026, 11, 5, 2, 0) / 60_000;
+    const id = `20261205T020000Z-${(minutes % 16_777_216).toString(16).padStart(6, '0')}`;
+    const pods = await Promise.all([0, 1].map((index) => runPod(script, { JOB_NAME: `cassette-nightly-${minutes}`, JOB_COMPLETION_INDEX: String(index) })));
+    for (const pod of pods) {
+      expect(pod.status, pod.stderr).toBe(0);
+      expect(reports(pod).filter((r) => r.shared !== undefined).at(-1)).toMatchObject({ backupId: id, shared: { complete: true } });
+    }
+    expect(reports(pods[0] as Pod).at(-1)).toMatchObject({ backupId: id, ok: true, rows: ROWS });
+    expect(reports(pods[1] as Pod).some((r) => r.ok !== undefined)).toBe(false);
+    const unnamed = await runPod(script, { JOB_NAME: 'cassette-nightly', JOB_COMPLETION_INDEX: '0' });
+    expect(unnamed.status).toBe(2);
+    expect(unnamed.stderr).toContain('no scheduled time in the Job name cassette-nightly');
+  }, 300_000);
+
+  it('rotate-job.yaml: a pod that finds the lease of the pod it replaces live waits, then resumes the job once that one is gone', async () => {
+    const repo = join(work, 'rotation');
+    const secrets = join(work, 'keys');
+    mkdirSync(secrets);
+    const keys = { old: fernetKey(), new: fernetKey() };
+    writeFileSync(join(secrets, 'old.key'), `${keys.old}\n`, { mode: 0o600 });
+    writeFileSync(join(secrets, 'new.key'), `${keys.new}\n`, { mode: 0o600 });
+    const env = { OLD: keys.old, NEW: keys.new };
+    const underOld = await createCipher({ type: 'fernet', newKey: { source: { env: 'OLD' } }, oldKeys: [{ source: { env: 'NEW' } }], options: {} }, env);
+    const underNew = await createCipher({ type: 'fernet', newKey: { source: { env: 'NEW' } }, oldKeys: [{ source: { env: 'OLD' } }], options: {} }, env);
+    const rows = 12_000;
+    await client.execute(`CREATE TABLE ${keyspace}.users (id int PRIMARY KEY, ssn text, email text, key_version text)`);
+    const where = (column: string) => ({ keyspace, table: 'users', column });
+    const params = await Promise.all(Array.from({ length: rows }, async (_, i) => [i,
+      Buffer.from(await underOld.seal(Buffer.from(`ssn-${i}`), where('ssn'))).toString('utf8'),
+      Buffer.from(await underOld.seal(Buffer.from(`user${i}@example.com`), where('email'))).toString('utf8'),
+      underOld.newKeyVersion]));
+    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.users (id, ssn, email, key_version) VALUES (?, ?, ?, ?)`, params, { concurrencyLevel: 64 });
+
+    // The ConfigMap's rotation.yaml, pointed at the test Cassandra, the keyspace, the repository and the key files.
+    const configMap = parse(readFileSync(join(repoRoot, 'deploy', 'kubernetes', 'rotation-configmap.yaml'), 'utf8')) as { data: Record<string, string> };
+    const configDir = join(work, 'etc');
+    mkdirSync(configDir);
+    writeFileSync(join(configDir, 'rotation.yaml'), adapt(configMap.data['rotation.yaml'] as string, [
+      ['contact_points: [cassandra-0.cassandra, cassandra-1.cassandra, cassandra-2.cassandra]', `contact_points: ["${services.cassandra.host}:${services.cassandra.port}"]`],
+      ['local_dc: dc1', `local_dc: ${services.cassandra.dc}`],
+      ['keyspace: app', `keyspace: ${keyspace}`],
+      ['  username: cassette\n  password_file: /var/run/secrets/cassette/cassandra/password\n', ''],
+      ['repo: s3://backups/cassandra', `repo: ${repo}`],
+      ['/var/run/secrets/cassette/keys', secrets],
+      ['rate: 5000', 'rate: 1000'], // slow enough that the first run still works when the pod starts
+    ]));
+    const script = adapt(containerOf('rotate-job.yaml').args[0] as string, [
+      ['node --max-old-space-size=384 /app/bin/cassette.js', `node ${join(repoRoot, 'bin', 'cassette.js')}`],
+      ['/etc/cassette/rotation.yaml', join(configDir, 'rotation.yaml')],
+      ['sleep 60', 'sleep 1'],
+      ...PENDING_FLAGS.filter((f) => !known.has(f.split(' ')[0] as string)).map((f) => [` ${f}`, ''] as const),
+    ]);
+
+    // The pod being replaced: killed while it holds the job's lease, as a node crash would leave it.
+    const first = startCli(['rotate', '--config', join(configDir, 'rotation.yaml'), '--json'], cliEnv());
+    const leases = join(repo, 'leases');
+    await until('the first rotation to hold its lease', () => existsSync(leases) && readdirSync(leases).some((d) => d.startsWith('rotation-')));
+    const pod = startPod(script, plainEnv('rotate-job.yaml'));
+    await until('the pod to be refused with exit 14', () => pod.stderr().includes('is in use by another cassette process'));
+    expect(first.exitCode, 'the first rotation is still running').toBeNull();
+    first.kill('SIGKILL');
+    const result = await pod.done;
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as { resumed: boolean; newKeyVersion: string };
+    expect(report).toMatchObject({ resumed: true, newKeyVersion: underNew.newKeyVersion });
+    const rs = await client.execute(`SELECT id, ssn, key_version FROM ${keyspace}.users`, [], { fetchSize: 100_000 });
+    expect(rs.rows).toHaveLength(rows);
+    for (const row of rs.rows) {
+      expect(row.get('key_version')).toBe(underNew.newKeyVersion);
+      const opened = await underNew.open(Buffer.from(row.get('ssn') as string), where('ssn'));
+      expect(opened?.current).toBe(true);
+      expect(opened?.plaintext.toString()).toBe(`ssn-${row.get('id') as number}`);
+    }
+  }, 300_000);
+});
