@@ -489,8 +489,9 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
     const table = 'users_shared_kill';
     const { repo, config } = await prepare(table, ROWS);
     const id = sharedJobId();
-    // 3,000 rows/s per worker: a range's write-back takes ~0.3 s, so the first worker holds a range in flight.
-    const workers = [1, 2, 3].map(() => start(['rotate', '--config', config, '--job-id', id, '--rate', '3000', '--json'], env));
+    // 2,000 rows/s per worker: a range's write-back takes ~0.5 s, so the first worker holds a range
+    // in flight, and the other two still work for seconds after the kill (while status is read).
+    const workers = [1, 2, 3].map(() => start(['rotate', '--config', config, '--job-id', id, '--rate', '2000', '--json'], env));
     const pid = workers[0]?.child.pid;
     const round = join(repo, 'rotations', id, 'rounds', '000');
     let open: string | undefined;
@@ -510,6 +511,16 @@ describe('cassette rotate: SIGKILL and resume, pause/resume/throttle (CLI)', () 
       return open !== undefined;
     };
     await killWhen(workers[0] as RunningCli, 'a third of the ranges written back and a range of its own in flight', holdsOpenClaim);
+    // `rotate status` sums every worker's markers and claims: three workers' leases (the killed
+    // one's too, until it is judged dead), the round's ranges, the last minute's rate.
+    const status = runCli(['rotate', 'status', '--config', config, '--job', id, '--json'], env);
+    expect(status.status, status.stderr).toBe(0);
+    const view = (JSON.parse(status.stdout) as { state: string; run?: { tables: { total: number; done: number }[]; workers: { pid: number; live: boolean }[]; rowsPerSecondLastMinute: number } });
+    expect(view.state, 'the job is still running when its status is read').toBe('unfinished');
+    expect(view.run?.tables[0]?.total).toBe(markersOf(repo, table).ranges);
+    expect(view.run?.tables[0]?.done).toBeGreaterThan(0);
+    expect(view.run?.workers.map((w) => w.pid).sort()).toEqual(workers.map((w) => w.child.pid).sort());
+    expect(view.run?.rowsPerSecondLastMinute).toBeGreaterThan(0);
     const reports = await Promise.all(workers.slice(1).map((w) => finished<SharedReport>(w)));
     expect(reports.map((r) => r.valuesRotated)).toEqual([ROWS * 2 - ROWS / 10, ROWS * 2 - ROWS / 10]);
     expect(listed(join(round, 'claims', table, open as string))).toContain('00001.json');

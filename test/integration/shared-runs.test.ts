@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FsStore } from '../../src/storage/fs-store.js';
@@ -22,6 +23,12 @@ const ROWS = 500_000;
 
 interface Report { backupId: string; rows: number; rowsThisRun: number; shared?: { rangesMine: number } }
 
+interface StatusRun {
+  tables: { name: string; done: number; inProgress: number; total: number }[];
+  workers: { host: string; pid: number; mode: string; live: boolean }[];
+  inProgress: { table: string; index: number; pid: number }[];
+  rowsPerSecondLastMinute: number;
+}
 interface RestoreReport { restoreId: string; rows: number; written: number; shared?: { rangesMine: number } }
 
 /** A fresh backup id (UTC time and 6 hex digits), unique per call. */
@@ -76,6 +83,21 @@ describe('a backup shared by three workers (--backup-id)', () => {
     const repo = join(work, 'three');
     const id = freshId();
     const workers = [1, 2, 3].map(() => start(workerArgs(repo, id), cliEnv()));
+    // Mid-run, `cassette status` sums every worker's markers and claims into one view.
+    const ranges = join(repo, 'backups', id, 'ranges', 'events');
+    for (let i = 0; list(ranges).length < 8; i++) {
+      if (workers.some((w) => w.exited()) || i > 2400) throw new Error(`the run ended or stalled before 8 ranges were done:\n${workers.map((w) => w.stderr()).join('\n')}`);
+      await sleep(25);
+    }
+    const status = runCli(['status', id, '--repo', repo, '--json'], cliEnv());
+    expect(status.status, status.stderr).toBe(0);
+    const view = (JSON.parse(status.stdout) as { run: StatusRun }).run;
+    expect(view.tables).toEqual([expect.objectContaining({ name: 'events', total: 48 })]);
+    expect(view.tables[0]?.done).toBeGreaterThanOrEqual(8);
+    expect(view.workers.filter((w) => w.live && w.mode === 'work').length).toBeGreaterThanOrEqual(2);
+    expect(new Set(view.workers.map((w) => w.pid))).toEqual(new Set(view.workers.map((w) => w.pid).filter((pid) => workers.some((wk) => wk.child.pid === pid))));
+    expect(view.rowsPerSecondLastMinute).toBeGreaterThan(0);
+    for (const unit of view.inProgress) expect(workers.map((w) => w.child.pid)).toContain(unit.pid);
     const reports = await Promise.all(workers.map((w) => finished<Report>(w)));
     // Every worker returns once the backup is complete, and reports it whole.
     expect(reports.map((r) => r.rows)).toEqual([ROWS, ROWS, ROWS]);

@@ -10,7 +10,7 @@ import { runBackup } from '../../src/commands/backup.js';
 import { describeSource, runList } from '../../src/commands/list.js';
 import { silentProgress } from '../../src/commands/progress.js';
 import { runRestore, type RestoreCluster, type RestoreRequest } from '../../src/commands/restore.js';
-import { formatStatus, runStatus } from '../../src/commands/status.js';
+import { formatStatus, runStatus } from '../../src/commands/status/status.js';
 import { topologyOf } from '../../src/cli/compose.js';
 import { CassetteError } from '../../src/errors.js';
 import { BackupHeader, Manifest, parseDocument, type ClusterTopology } from '../../src/manifest/format.js';

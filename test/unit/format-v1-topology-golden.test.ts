@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { describeSource } from '../../src/commands/list.js';
-import { formatStatus, runStatus } from '../../src/commands/status.js';
+import { formatStatus, runStatus } from '../../src/commands/status/status.js';
 import { chunkKey } from '../../src/manifest/keys.js';
 import { listBackups, readHeader, readManifest } from '../../src/manifest/repository.js';
 import { readChunkRows, verifyChunk } from '../../src/pipeline/chunks/read-chunk.js';

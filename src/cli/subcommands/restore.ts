@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { runRestore, type RestoreReport } from '../../commands/restore.js';
-import { formatStatus, runStatus } from '../../commands/status.js';
+import { formatStatus, runStatus } from '../../commands/status/status.js';
 import { silentProgress } from '../../commands/progress.js';
 import type { Guard } from '../../cassandra/writes/row-writes.js';
 import { describeReplication } from '../../cassandra/schema/replication.js';
@@ -171,7 +171,7 @@ export function registerStatus(program: Command, context: ProgramContext): void 
   addRepositoryFlags(command);
   command.action(async (id: string, flags: Flags) => {
     const store = openRepository(resolveRepository(flags, context.env));
-    const status = await runStatus(id, { store });
+    const status = await runStatus(id, { store, now: Date.now });
     context.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : formatStatus(status));
   });
 }

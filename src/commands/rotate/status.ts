@@ -7,8 +7,9 @@ import { canonicalJson } from '../../cassandra/schema/model.js';
 import type { RotationConfig } from '../../config/rotation-types.js';
 import { CassetteError } from '../../errors.js';
 import {
-  exportStageFolder, jobIdOf, rotationReportKey, rotationsFolder, transformStageFolder, verifiedKey, writtenFolder,
+  exportStageFolder, jobIdOf, roundFolder, rotationReportKey, rotationsFolder, transformStageFolder, verifiedKey, writtenFolder,
 } from '../../manifest/keys.js';
+import { formatRunView, runView, type PlannedUnit, type RunView } from '../status/workers.js';
 import { readDocument } from '../../manifest/repository.js';
 import { RotationReportDoc, VerifiedRound, WrittenRange, type RotationJob } from '../../manifest/rotation-format.js';
 import { ControlReader, sendControl } from '../../pipeline/rotate/control.js';
@@ -45,6 +46,8 @@ export interface RotationStatus {
   readonly rowsPerSecond: number | undefined;
   readonly etaSeconds: number | undefined;
   readonly leftBehind: number | undefined;
+  /** An unfinished job: its workers, the ranges of the round in progress and by whom, the last minute's rate. */
+  readonly run?: RunView;
 }
 
 /** The config's jobs, newest last: same keyspace, tables and columns. */
@@ -89,12 +92,14 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
   const report = await readDocument(store, rotationReportKey(job.jobId), RotationReportDoc, `report of rotation ${job.jobId}`);
   let round = 0;
   let rangesOfRound = new Map(job.tables.map((t) => [t.name, t.ranges.length]));
+  let indicesOfRound = new Map(job.tables.map((t) => [t.name, t.ranges.map((r) => r.index)]));
   let leftBehind: number | undefined;
   for (;;) {
     const verified = await readDocument(store, verifiedKey(job.jobId, round), VerifiedRound, `verification of round ${round}`);
     if (verified === undefined) break;
     leftBehind = verified.leftBehind;
     rangesOfRound = new Map(job.tables.map((t) => [t.name, verified.ranges[t.name]?.length ?? 0]));
+    indicesOfRound = new Map(job.tables.map((t) => [t.name, verified.ranges[t.name] ?? []]));
     round++;
   }
   if (report !== undefined) round = report.rounds - 1;
@@ -106,6 +111,7 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
   let firstRows = 0;
   let rowsThisRound = 0;
   const tables: RotationTableStatus[] = [];
+  const units: PlannedUnit[] = [];
   let remainingRanges = 0;
   let doneRanges = 0;
   for (const table of job.tables) {
@@ -124,6 +130,10 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
       if (lastRange === undefined || w.doneAt > lastRange.doneAt) lastRange = { doneAt: w.doneAt, rate: w.rate, readP99Ms: w.readP99Ms, writeP99Ms: w.writeP99Ms };
     }
     const inRound = report !== undefined ? 0 : (rangesOfRound.get(table.name) ?? 0);
+    for (const index of report !== undefined ? [] : indicesOfRound.get(table.name) ?? []) {
+      const w = written.find((x) => x.index === index);
+      units.push({ table: table.name, index, ...(w === undefined ? {} : { done: { rows: w.written, at: w.doneAt } }) });
+    }
     remainingRanges += Math.max(0, inRound - written.length);
     doneRanges += written.length;
     const t = totals.find((x) => x.name === table.name);
@@ -147,8 +157,10 @@ export async function runRotateStatus(config: RotationConfig, store: BlobStore, 
   const paused = report === undefined && control.state.paused;
   const etaSeconds = !paused && elapsed > 0 && doneRanges > 1 ? Math.round((remainingRanges * elapsed) / (doneRanges - 1)) : undefined;
   const rate = control.state.rate === undefined ? config.execution.rate ?? null : control.state.rate;
-  void now;
+  // Who works on the round, which ranges are in flight and by whom (a job shared by many workers, format.md §13).
+  const run = report !== undefined ? undefined : await runView(store, { kind: 'rotation', id: job.jobId }, roundFolder(job.jobId, round), units, now);
   return {
+    ...(run === undefined ? {} : { run }),
     jobId: job.jobId,
     keyspace: job.keyspace,
     createdAt: job.createdAt,
@@ -181,6 +193,7 @@ export function formatRotationStatus(s: RotationStatus): string {
       `effective rate ${s.lastRange.rate === null ? 'unlimited' : `${Math.round(s.lastRange.rate)} rows/s`}`);
   }
   if (s.leftBehind !== undefined && s.state !== 'complete') lines.push(`  last verification: ${s.leftBehind} rows under an old key`);
+  if (s.run !== undefined) lines.push(...formatRunView(s.run, '  '));
   return `${lines.join('\n')}\n`;
 }
 
