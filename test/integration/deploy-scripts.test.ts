@@ -5,16 +5,15 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildProgram, type ProgramContext } from '../../src/cli/program.js';
 import { createCipher } from '../../src/crypto/registry.js';
-import { cliEnv, repoRoot, startCli } from '../support/cassette.js';
+import { cliEnv, repoRoot } from '../support/cassette.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
 
 const ROWS = 3000;
@@ -22,7 +21,7 @@ const ROWS = 3000;
 const PENDING_FLAGS = ['--metrics-port 9464', '--log-format json'];
 
 interface Pod { readonly status: number | null; readonly stdout: string; readonly stderr: string }
-interface Report { readonly backupId?: string; readonly ok?: boolean; readonly rows?: number; readonly shared?: { readonly complete: boolean } }
+interface Report { readonly backupId?: string; readonly ok?: boolean; readonly rows?: number; readonly shared?: { readonly rangesMine: number } }
 
 interface Container { readonly command: string[]; readonly args: string[]; readonly env: { name: string; value?: string }[] }
 
@@ -48,29 +47,23 @@ function adapt(script: string, replacements: readonly (readonly [string, string]
   return out;
 }
 
-/** Runs `script` as a pod's `sh -c`; `stderr()` is what it wrote so far. */
-function startPod(script: string, env: Record<string, string>): { readonly done: Promise<Pod>; readonly stderr: () => string } {
+/** Runs `script` as a pod's `sh -c`. */
+function runPod(script: string, env: Record<string, string>): Promise<Pod> {
   let stdout = '';
   let stderr = '';
-  const done = new Promise<Pod>((resolve, reject) => {
+  return new Promise<Pod>((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', script], { cwd: repoRoot, env: { ...cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
-  return { done, stderr: () => stderr };
 }
-const runPod = (script: string, env: Record<string, string>): Promise<Pod> => startPod(script, env).done;
 
-async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const fernetKey = (): string => randomBytes(32).toString('base64url').padEnd(44, '=');
+/** The range count of a finished backup in a directory repository (its manifest's totals). */
+const rangesOf = (repo: string, id: string): number =>
+  (JSON.parse(readFileSync(join(repo, 'backups', id, 'manifest.json'), 'utf8')) as { totals: { ranges: number } }).totals.ranges;
 const reports = (pod: Pod): Report[] => pod.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Report);
 
 describe('the pods\' scripts of deploy/kubernetes/', () => {
@@ -81,7 +74,7 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
   const known = new Set(buildProgram({ version: '0', env: {}, argv: [], signal: new AbortController().signal, stdout: () => undefined } as ProgramContext)
     .commands.flatMap((c) => c.options.map((o) => o.long)));
 
-  /** The manifest's script, pointed at the test services and `repo`; waits of 1 s instead of 60. */
+  /** The manifest's script, pointed at the test services and `repo`. */
   function forTest(file: string, repo: string): string {
     return adapt(containerOf(file).args[0] as string, [
       ['node --max-old-space-size=384 /app/bin/cassette.js', `node ${join(repoRoot, 'bin', 'cassette.js')}`],
@@ -89,7 +82,6 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
       ['--hosts cassandra-0.cassandra,cassandra-1.cassandra,cassandra-2.cassandra --dc dc1 --username cassette --password-file /var/run/secrets/cassette/cassandra/password',
         `--hosts ${services.cassandra.host} --port ${services.cassandra.port} --dc ${services.cassandra.dc}`],
       ['--repo s3://backups/cassandra', `--repo ${repo}`],
-      ['sleep 60', 'sleep 1'],
       ...PENDING_FLAGS.filter((f) => !known.has(f.split(' ')[0] as string)).map((f) => [` ${f}`, ''] as const),
     ]);
   }
@@ -109,18 +101,21 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('backup-job.yaml: pods running the same script at once end once the one backup is complete; a late pod ends at once', async () => {
+  it('backup-job.yaml: pods running the same script at once end once the one backup is complete, their shares adding up; a late pod ends at once', async () => {
     const repo = join(work, 'job');
     const script = forTest('backup-job.yaml', repo);
-    const id = plainEnv('backup-job.yaml').BACKUP_ID;
+    const id = plainEnv('backup-job.yaml').BACKUP_ID as string;
     const pods = await Promise.all([0, 1, 2].map((index) => runPod(script, { ...plainEnv('backup-job.yaml'), JOB_COMPLETION_INDEX: String(index) })));
     for (const pod of pods) {
       expect(pod.status, pod.stderr).toBe(0);
-      expect(reports(pod).at(-1)).toMatchObject({ backupId: id, rows: ROWS, shared: { complete: true } });
+      expect(reports(pod).at(-1)).toMatchObject({ backupId: id, rows: ROWS, shared: { rangesMine: expect.any(Number) } });
     }
+    const ranges = rangesOf(repo, id);
+    expect(ranges).toBeGreaterThan(0);
+    expect(pods.reduce((sum, pod) => sum + (reports(pod).at(-1)?.shared?.rangesMine ?? 0), 0)).toBe(ranges);
     const late = await runPod(script, { ...plainEnv('backup-job.yaml'), JOB_COMPLETION_INDEX: '3' });
     expect(late.status, late.stderr).toBe(0);
-    expect(reports(late)).toEqual([expect.objectContaining({ backupId: id, shared: expect.objectContaining({ complete: true }) })]);
+    expect(reports(late)).toEqual([expect.objectContaining({ backupId: id, shared: { rangesMine: 0 } })]);
   }, 300_000);
 
   it('backup-cronjob.yaml: the night\'s pods share the id made from the Job name, and index 0 verifies the backup', async () => {
@@ -131,8 +126,10 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
     const pods = await Promise.all([0, 1].map((index) => runPod(script, { JOB_NAME: `cassette-nightly-${minutes}`, JOB_COMPLETION_INDEX: String(index) })));
     for (const pod of pods) {
       expect(pod.status, pod.stderr).toBe(0);
-      expect(reports(pod).filter((r) => r.shared !== undefined).at(-1)).toMatchObject({ backupId: id, shared: { complete: true } });
+      expect(reports(pod).filter((r) => r.shared !== undefined)).toEqual([expect.objectContaining({ backupId: id, rows: ROWS, shared: { rangesMine: expect.any(Number) } })]);
     }
+    const shares = pods.map((pod) => reports(pod).find((r) => r.shared !== undefined)?.shared?.rangesMine ?? 0);
+    expect(shares.reduce((a, b) => a + b, 0)).toBe(rangesOf(repo, id));
     expect(reports(pods[0] as Pod).at(-1)).toMatchObject({ backupId: id, ok: true, rows: ROWS });
     expect(reports(pods[1] as Pod).some((r) => r.ok !== undefined)).toBe(false);
     const unnamed = await runPod(script, { JOB_NAME: 'cassette-nightly', JOB_COMPLETION_INDEX: '0' });
@@ -140,7 +137,7 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
     expect(unnamed.stderr).toContain('no scheduled time in the Job name cassette-nightly');
   }, 300_000);
 
-  it('rotate-job.yaml: a pod that finds the lease of the pod it replaces live waits, then resumes the job once that one is gone', async () => {
+  it('rotate-job.yaml: three pods running the same script at once share one rotation job and rotate every row', async () => {
     const repo = join(work, 'rotation');
     const secrets = join(work, 'keys');
     mkdirSync(secrets);
@@ -170,27 +167,21 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
       ['  username: cassette\n  password_file: /var/run/secrets/cassette/cassandra/password\n', ''],
       ['repo: s3://backups/cassandra', `repo: ${repo}`],
       ['/var/run/secrets/cassette/keys', secrets],
-      ['rate: 5000', 'rate: 1000'], // slow enough that the first run still works when the pod starts
     ]));
     const script = adapt(containerOf('rotate-job.yaml').args[0] as string, [
       ['node --max-old-space-size=384 /app/bin/cassette.js', `node ${join(repoRoot, 'bin', 'cassette.js')}`],
       ['/etc/cassette/rotation.yaml', join(configDir, 'rotation.yaml')],
-      ['sleep 60', 'sleep 1'],
       ...PENDING_FLAGS.filter((f) => !known.has(f.split(' ')[0] as string)).map((f) => [` ${f}`, ''] as const),
     ]);
 
-    // The pod being replaced: killed while it holds the job's lease, as a node crash would leave it.
-    const first = startCli(['rotate', '--config', join(configDir, 'rotation.yaml'), '--json'], cliEnv());
-    const leases = join(repo, 'leases');
-    await until('the first rotation to hold its lease', () => existsSync(leases) && readdirSync(leases).some((d) => d.startsWith('rotation-')));
-    const pod = startPod(script, plainEnv('rotate-job.yaml'));
-    await until('the pod to be refused with exit 14', () => pod.stderr().includes('is in use by another cassette process'));
-    expect(first.exitCode, 'the first rotation is still running').toBeNull();
-    first.kill('SIGKILL');
-    const result = await pod.done;
-    expect(result.status, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as { resumed: boolean; newKeyVersion: string };
-    expect(report).toMatchObject({ resumed: true, newKeyVersion: underNew.newKeyVersion });
+    const jobId = plainEnv('rotate-job.yaml').ROTATION_JOB_ID as string;
+    const pods = await Promise.all([0, 1, 2].map((index) => runPod(script, { ...plainEnv('rotate-job.yaml'), JOB_COMPLETION_INDEX: String(index) })));
+    for (const pod of pods) {
+      expect(pod.status, pod.stderr).toBe(0);
+      const report = JSON.parse(pod.stdout.trim().split('\n').at(-1) as string) as { jobId: string; newKeyVersion: string };
+      expect(report).toMatchObject({ jobId, newKeyVersion: underNew.newKeyVersion });
+    }
+    expect(readdirSync(join(repo, 'rotations'))).toEqual([jobId]);
     const rs = await client.execute(`SELECT id, ssn, key_version FROM ${keyspace}.users`, [], { fetchSize: 100_000 });
     expect(rs.rows).toHaveLength(rows);
     for (const row of rs.rows) {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildProgram, type ProgramContext } from '../../src/cli/program.js';
-import { BACKUP_ID_PATTERN } from '../../src/manifest/keys.js';
+import { BACKUP_ID_PATTERN, JOB_ID_PATTERN } from '../../src/manifest/keys.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const kubeDir = join(root, 'deploy', 'kubernetes');
@@ -41,8 +41,7 @@ const scriptOf = (spec: Node): string => [...(containerOf(spec).command as strin
 /** The cassette command lines of a container, as words: `[subcommand, ...flags]`. */
 function cassetteCommands(spec: Node): string[][] {
   return scriptOf(spec).split('\n').filter((line) => line.includes('/app/bin/cassette.js ')).map((line) => {
-    const words = (line.split('/app/bin/cassette.js ')[1] as string).replace(/\)"\s*\|\|.*$/, '').trim().split(/\s+/);
-    return words.filter((w) => w !== '&&' && !/^exit$|^0$/.test(w));
+    return (line.split('/app/bin/cassette.js ')[1] as string).replace(/\s*(\)")?\s*(\|\||&&).*$/, '').trim().split(/\s+/);
   });
 }
 const flagValue = (words: readonly string[], flag: string): string | undefined => {
@@ -71,7 +70,7 @@ describe('deploy/kubernetes', () => {
     expect(spec.activeDeadlineSeconds).toBeGreaterThan(0);
   });
 
-  it.each(jobs.filter((j) => cassetteCommands(j.spec)[0]?.[0] === 'backup'))('$name: every pod runs one backup command whose --workers is the pod count', ({ spec }) => {
+  it.each(jobs.filter((j) => cassetteCommands(j.spec)[0]?.[0] === 'backup'))('$name: every pod runs one backup command, once, whose --workers is the pod count', ({ spec }) => {
     const [backup] = cassetteCommands(spec) as [string[]];
     expect(flagValue(backup, '--workers')).toBe(String(spec.completions));
     expect(flagValue(backup, '--backup-id')).toMatch(/^"\$(BACKUP_ID|id)"$/);
@@ -79,7 +78,8 @@ describe('deploy/kubernetes', () => {
     // The index never picks the work: the same command in every pod (decisions/0011).
     const beforeBackup = scriptOf(spec).split('/app/bin/cassette.js backup')[0] as string;
     expect(beforeBackup).not.toContain('JOB_COMPLETION_INDEX');
-    expect(scriptOf(spec)).toContain(`*'"complete":true'*`);
+    // A worker of a shared run ends only once the whole run is complete: no loop runs it again.
+    expect(scriptOf(spec)).not.toMatch(/\bwhile\b|\buntil\b|\bsleep\b|"complete"/);
   });
 
   it('backup-job.yaml: the backup id the pods share is one cassette accepts', () => {
@@ -99,12 +99,24 @@ describe('deploy/kubernetes', () => {
     expect(cassetteCommands(spec).map((words) => words[0])).toEqual(['backup', 'verify']);
   });
 
-  it('rotate-job.yaml: one pod runs rotate with the config from the ConfigMap', () => {
+  it('rotate-job.yaml: several pods run the same shared rotate command, with the config from the ConfigMap', () => {
     const spec = jobs.find((j) => j.name === 'rotate-job.yaml')?.spec ?? {};
-    expect(spec.completions).toBe(1);
-    const [rotate] = cassetteCommands(spec) as [string[]];
+    expect(spec.completionMode).toBe('Indexed');
+    expect(spec.completions).toBeGreaterThanOrEqual(2);
+    expect(spec.parallelism).toBe(spec.completions);
+    const commands = cassetteCommands(spec);
+    expect(commands).toHaveLength(1);
+    const [rotate] = commands as [string[]];
     expect(rotate[0]).toBe('rotate');
     expect(flagValue(rotate, '--config')).toBe('/etc/cassette/rotation.yaml');
+    expect(flagValue(rotate, '--job-id')).toBe('"$ROTATION_JOB_ID"');
+    expect(rotate).toContain('--json');
+    expect(rotate).not.toContain('--job');
+    expect(rotate).not.toContain('--new');
+    // The same command in every pod, run once: no index, no retry loop (the pods of one job never exit 14).
+    expect(scriptOf(spec)).not.toMatch(/JOB_COMPLETION_INDEX|\bwhile\b|\buntil\b|\bsleep\b|\b14\b/);
+    const env = list(containerOf(spec).env);
+    expect(env.find((e) => e.name === 'ROTATION_JOB_ID')?.value).toMatch(JOB_ID_PATTERN);
     const mounts = list(containerOf(spec).volumeMounts);
     const volumes = list(podOf(spec).volumes);
     const configVolume = volumes.find((v) => obj(v.configMap).name === 'cassette-rotation');
