@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { buildProgram } from './program.js';
+import type { FailureOutput } from './context.js';
 import { describeFailure } from './exit.js';
 
 function packageVersion(): string {
@@ -27,6 +28,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const failureOutput: FailureOutput = {};
   try {
     const program = buildProgram({
       version: packageVersion(),
@@ -34,12 +36,14 @@ async function main(argv: readonly string[]): Promise<number> {
       argv,
       signal: controller.signal,
       stdout: (text) => process.stdout.write(text),
+      failureOutput,
     });
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
     const failure = describeFailure(err);
-    for (const line of failure.lines) process.stderr.write(`${line}\n`);
+    if (failureOutput.json !== undefined) failureOutput.json(failure);
+    else for (const line of failure.lines) process.stderr.write(`${line}\n`);
     return failure.exitCode;
   } finally {
     process.off('SIGINT', onSignal);

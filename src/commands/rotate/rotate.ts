@@ -97,6 +97,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
       const items = theJob.tables.flatMap((table) => (rangesOfRound.get(table.name) ?? []).map((index) => ({ table, index })));
       deps.progress.start({
         title: `rotate ${jobId}${round > 0 ? ` (round ${round + 1})` : ''}`,
+        job: jobId,
         unitName: 'ranges',
         parts: theJob.tables.map((t) => ({ name: t.name, units: rangesOfRound.get(t.name)?.length ?? 0 })),
       });
@@ -116,11 +117,16 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
             writtenThisRun += n;
             deps.progress.rows(t, n, 0);
           },
-          onRetry: (line) => deps.progress.note(line),
+          onRetry: (line) => {
+            deps.progress.note(line);
+            deps.progress.observe?.({ kind: 'retry' });
+          },
           snapshot: () => steering.snapshot(),
         });
         await addQuarantined(store, outcome.transformed.quarantineKeys, quarantinedKeys);
-        deps.progress.unitDone(table.name);
+        if (outcome.written.rejected > 0) deps.progress.observe?.({ kind: 'rejects', part: table.name, count: outcome.written.rejected });
+        if (outcome.written.raced > 0) deps.progress.observe?.({ kind: 'races', part: table.name, count: outcome.written.raced });
+        deps.progress.unitDone(table.name, String(index));
       }, deps.signal);
       deps.progress.stop();
 
