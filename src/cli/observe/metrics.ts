@@ -79,13 +79,17 @@ export class RunMetrics {
     return children;
   }
 
+  /** Series from now on carry this `job`. */
+  setJob(job: string): void {
+    if (job === this.#job) return;
+    this.#job = job;
+    this.#perTable.clear();
+    this.#perOp.clear();
+  }
+
   /** Work starts (again, for a rotation's next round): the job's id and its units per table. */
   start(plan: ProgressPlan): void {
-    if (plan.job !== undefined && plan.job !== this.#job) {
-      this.#job = plan.job;
-      this.#perTable.clear();
-      this.#perOp.clear();
-    }
+    if (plan.job !== undefined) this.setJob(plan.job);
     for (const part of plan.parts) {
       this.#unitsTotal.set({ ...this.#run(), table: part.name }, part.units);
       this.#table(part.name).done.set(0);

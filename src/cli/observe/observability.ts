@@ -36,7 +36,7 @@ export interface Observability {
   cluster<C extends { readonly session: CqlWriteSession }>(cluster: C): C;
   /** For openRepository: times the repository's puts when metrics are served. */
   readonly wrapStore: ((store: BlobStore) => BlobStore) | undefined;
-  /** A job id known before the work starts (the backup verify checks), for log records. */
+  /** A job id known before the work starts (the backup verify checks, a resumed backup's id). */
   setJob(job: string): void;
 }
 
@@ -80,7 +80,10 @@ export async function withObservability<T>(flags: ParsedFlags, context: ProgramC
       },
       cluster: (cluster) => (record === undefined ? cluster : { ...cluster, session: timedSession(cluster.session, record) }),
       wrapStore: record === undefined ? undefined : (store) => timedStore(store, record),
-      setJob: (job) => log?.setJob(job),
+      setJob: (job) => {
+        log?.setJob(job);
+        metrics?.setJob(job);
+      },
     });
   } finally {
     await endpoint?.close();
