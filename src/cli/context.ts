@@ -6,11 +6,13 @@ import type { Failure } from './exit.js';
  */
 
 /**
- * How main.ts writes the failure that ends a run: text lines, unless a subcommand run with
- * --log-format json sets `json` (observe/observability.ts).
+ * How main.ts writes what it says itself — the notice of a first SIGINT/SIGTERM and the failure
+ * that ends a run: text lines, unless a subcommand run with --log-format json sets these
+ * (observe/observability.ts).
  */
 export interface FailureOutput {
   json?: (failure: Failure) => void;
+  notice?: (line: string) => void;
 }
 
 /** What the program needs from its process; main.ts passes the real one, tests their own. */

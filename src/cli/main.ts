@@ -16,11 +16,14 @@ async function main(argv: readonly string[]): Promise<number> {
   // The SDK is pinned (docs/decisions/0002); its warning about future versions is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const controller = new AbortController();
+  const failureOutput: FailureOutput = {};
   let signals = 0;
   const onSignal = (name: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
-      process.stderr.write(`cassette: ${name} received; stopping after abandoning ranges in flight (again to quit at once)\n`);
+      const line = `${name} received; stopping after abandoning ranges in flight (again to quit at once)`;
+      if (failureOutput.notice !== undefined) failureOutput.notice(line);
+      else process.stderr.write(`cassette: ${line}\n`);
       controller.abort(new Error(`interrupted by ${name}`));
     } else {
       process.exit(130);
@@ -28,7 +31,6 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const failureOutput: FailureOutput = {};
   try {
     const program = buildProgram({
       version: packageVersion(),

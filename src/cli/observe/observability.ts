@@ -63,7 +63,10 @@ export async function withObservability<T>(flags: ParsedFlags, context: ProgramC
   const port = portText === undefined ? undefined : positiveInt(portText, '--metrics-port', 0, { min: 0, max: 65535 });
   const host = stringFlag(flags, 'metricsHost') ?? (context.env.CASSETTE_METRICS_HOST || '0.0.0.0');
   const log: RunLog | undefined = format === 'json' ? jsonLogger(labels) : undefined;
-  if (log !== undefined && context.failureOutput !== undefined) context.failureOutput.json = (failure) => logFailure(log.logger, failure);
+  if (log !== undefined && context.failureOutput !== undefined) {
+    context.failureOutput.json = (failure) => logFailure(log.logger, failure);
+    context.failureOutput.notice = (line) => log.logger.warn({ event: 'signal' }, line);
+  }
   const metrics = port === undefined ? undefined : new RunMetrics(labels);
   const endpoint = metrics === undefined ? undefined : await serveMetrics(metrics, host, port as number);
   if (endpoint !== undefined) {
