@@ -24,9 +24,10 @@ import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
+import { forEachClaimed, WorkClaims } from '../pipeline/work-claims.js';
 import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
 import type { Lease } from '../manifest/leases.js';
-import { joinOrCreate, shareReport, sharedRun } from './backup-shared.js';
+import { joinOrCreate } from './backup-shared.js';
 import { buildManifest, stoppedBackup } from './backup-manifest.js';
 
 export { buildManifest } from './backup-manifest.js';
@@ -57,6 +58,8 @@ export interface BackupRequest {
   readonly backupId?: string;
   /** A shared run's expected number of workers: sizes the plan (ranges for all of them), never partitions it. */
   readonly workers?: number;
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  readonly claimPollMs?: number;
 }
 
 /** What backup needs from the cluster, beyond plain queries. */
@@ -122,8 +125,8 @@ export interface BackupReport {
   readonly consistency: string;
   /** Columns whose writetimes and TTLs are approximations (Cassandra 4.x, format.md §6.4); absent when none are. */
   readonly approximatedWritetimes?: ApproximatedWritetimes['tables'];
-  /** A shared run (--backup-id): this worker's share, and whether the backup is complete (its manifest written). */
-  readonly shared?: { readonly rangesMine: number; readonly rangesLeft: number; readonly complete: boolean };
+  /** A shared run (--backup-id): the ranges this worker read (the others read the rest). */
+  readonly shared?: { readonly rangesMine: number };
 }
 
 /**
@@ -230,7 +233,7 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   for (const table of header.tables) {
     markers.set(table.name, existing === undefined && reading ? await readMarkers(deps.store, backupId, table.name) : new Map());
   }
-  const claims = shared ? sharedRun(deps, backupId) : undefined;
+  const claims = shared ? new WorkClaims(deps, { kind: 'backup', id: backupId }, backupFolder(backupId)) : undefined;
 
   const schema = header.keyspace as unknown as KeyspaceSchema;
   const router = existing === undefined ? await deps.cluster.readRouter(keyspace) : undefined;
@@ -246,9 +249,6 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
       jobs.push({ folder: backupFolder(backupId), table: table.name, index: planned.index, range, reader, ...(router === undefined ? {} : { route: router.route(range) }) });
     }
   }
-
-  // Workers of a shared run start at different places of the plan, so that they rarely race.
-  if (claims !== undefined && jobs.length > 0) jobs.push(...jobs.splice(0, claims.startAt(jobs.length)));
 
   // Rows to expect, for the ETA only (system.size_estimates; absent for a table created minutes ago).
   const estimates = await Promise.all(header.tables.map((t) => (jobs.length === 0 ? undefined : estimateTableRows(deps.cluster.session, keyspace, t.name, deps.cluster.nodes))));
@@ -269,51 +269,49 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
   const rangesByNode = new Map<string, number>();
   /** Ranges this process finished (a shared run's share). */
   const mine = new Set<string>();
-  let taken = 0;
-  const runJobs = (list: readonly RangeJob[]): Promise<void> => forEachBounded(list, request.parallel, async (job) => {
-      if (claims !== undefined && !(await claims.take(job))) return;
-      taken++;
-      const marker = await exportRange(job, {
-        fetchSize: request.fetchSize,
-        consistency: deps.cluster.consistency,
-        gzipLevel: request.gzipLevel,
-        maxChunkBytes: request.maxChunkBytes,
-        retryForMs,
-        ...(request.attempts === undefined ? {} : { attempts: request.attempts }),
-        retryBaseDelayMs: request.retryBaseDelayMs ?? 1000,
-      }, {
-        session: deps.cluster.session,
-        store: deps.store,
-        signal: deps.signal,
-        now: deps.now,
-        onRows: (rows, bytes) => {
-          rowsThisRun += rows;
-          deps.progress.rows(job.table, rows, bytes);
-        },
-        onRetry: (line) => deps.progress.note(line),
-        onWait: (subject, line) => deps.progress.waiting?.(subject, line),
-        onRead: (node) => rangesByNode.set(node, (rangesByNode.get(node) ?? 0) + 1),
-      }).catch((err: unknown) => {
-        // A shared run: another worker's attempt of this range wrote its marker first. Ours is garbage.
-        if (claims !== undefined && err instanceof BlobExistsError) return undefined;
-        throw err;
-      });
-      if (marker !== undefined) {
-        markers.get(job.table)?.set(job.index, marker);
-        mine.add(`${job.table}/${job.index}`);
-      }
-      deps.progress.unitDone(job.table, String(job.index));
-    }, deps.signal);
+  const readRange = async (job: RangeJob): Promise<void> => {
+    const marker = await exportRange(job, {
+      fetchSize: request.fetchSize,
+      consistency: deps.cluster.consistency,
+      gzipLevel: request.gzipLevel,
+      maxChunkBytes: request.maxChunkBytes,
+      retryForMs,
+      ...(request.attempts === undefined ? {} : { attempts: request.attempts }),
+      retryBaseDelayMs: request.retryBaseDelayMs ?? 1000,
+    }, {
+      session: deps.cluster.session,
+      store: deps.store,
+      signal: deps.signal,
+      now: deps.now,
+      onRows: (rows, bytes) => {
+        rowsThisRun += rows;
+        deps.progress.rows(job.table, rows, bytes);
+      },
+      onRetry: (line) => deps.progress.note(line),
+      onWait: (subject, line) => deps.progress.waiting?.(subject, line),
+      onRead: (node) => rangesByNode.set(node, (rangesByNode.get(node) ?? 0) + 1),
+    }).catch((err: unknown) => {
+      // A shared run: another worker's attempt of this range wrote its marker first. Ours is garbage.
+      if (claims !== undefined && err instanceof BlobExistsError) return undefined;
+      throw err;
+    });
+    if (marker !== undefined) {
+      markers.get(job.table)?.set(job.index, marker);
+      mine.add(`${job.table}/${job.index}`);
+    }
+    deps.progress.unitDone(job.table, String(job.index));
+  };
   try {
-    await runJobs(jobs);
-    // A shared run: ranges another worker held may have lost their holder meanwhile (it died);
-    // go over what is left until every range is done or every one left is held by a live worker.
-    while (claims !== undefined && taken > 0) {
-      taken = 0;
-      const left = [];
-      for (const job of jobs) if ((await deps.store.head(markerKey(backupId, job.table, job.index))) === undefined) left.push(job);
-      if (left.length === 0) break;
-      await runJobs(left);
+    if (claims === undefined) await forEachBounded(jobs, request.parallel, readRange, deps.signal);
+    else {
+      await forEachClaimed(jobs, claims, {
+        parallel: request.parallel,
+        signal: deps.signal,
+        isDone: async (job) => (await deps.store.head(markerKey(backupId, job.table, job.index))) !== undefined,
+        ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
+        onWaiting: (held) => deps.progress.waiting?.('workers', `waiting for other workers: ${held} ranges are held by live workers`),
+      }, readRange);
+      deps.progress.waiting?.('workers', undefined);
     }
   } catch (err) {
     if (deps.signal.aborted) {
@@ -331,17 +329,9 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
 
   let manifest: Manifest;
   if (claims !== undefined && existing === undefined) {
-    // Other workers' ranges too: the manifest is written once, by whichever worker finds every range done.
+    // Every range is done (forEachClaimed returned), by this worker or others: the manifest is
+    // written once, by whichever worker's put succeeds.
     for (const table of header.tables) markers.set(table.name, await readMarkers(deps.store, backupId, table.name));
-    const missing = header.tables.reduce((n, t) => n + t.ranges.filter((r) => !markers.get(t.name)?.has(r.index)).length, 0);
-    if (missing > 0) {
-      // Others still work on the rest: report this worker's share; whoever finishes last writes the manifest.
-      const durationMs = Math.max(1, deps.now() - startedAt);
-      return {
-        ...shareReport(header, markers, mine, missing), repository: deps.store.description, rowsThisRun, rangesByNode: Object.fromEntries(rangesByNode),
-        durationMs, rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs), consistency: request.consistency,
-      };
-    }
     manifest = buildManifest(header, markers, deps.now());
     try {
       await writeDocument(deps.store, manifestKey(backupId), manifest);
@@ -362,7 +352,7 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     tables: manifest.tables.map((t) => ({
       name: t.name,
       ranges: t.ranges.length,
-      rangesSkipped: t.ranges.length - jobs.filter((j) => j.table === t.name).length,
+      rangesSkipped: t.ranges.length - (claims === undefined ? jobs.filter((j) => j.table === t.name).length : [...mine].filter((m) => m.startsWith(`${t.name}/`)).length),
       rows: t.rows,
       bytes: t.bytes,
     })),
@@ -376,6 +366,6 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
     rowsPerSecond: Math.round((rowsThisRun * 1000) / durationMs),
     consistency: request.consistency,
     ...(manifest.approximatedWritetimes === undefined ? {} : { approximatedWritetimes: manifest.approximatedWritetimes.tables }),
-    ...(claims === undefined ? {} : { shared: { rangesMine: mine.size, rangesLeft: 0, complete: true } }),
+    ...(claims === undefined ? {} : { shared: { rangesMine: mine.size } }),
   };
 }

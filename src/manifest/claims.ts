@@ -1,5 +1,5 @@
 /**
- * Work claims (docs/decisions/0011, proposed for issue 14): how many workers of one run share its
+ * Work claims (docs/format.md §13, decisions/0011): how many workers of one run share its
  * units without a coordinator. A unit (a range of a table) is claimed by a write-once put of
  * `claims/<table>/<range>/<gen>.json`; a worker whose run lease is no longer live loses its
  * claims to the next generation, written once by whichever worker wins the race. Claims only save
@@ -26,7 +26,8 @@ export type ClaimDocument = z.infer<typeof ClaimDocument>;
 
 /** A unit of work of a run. */
 export interface Unit {
-  readonly backupId: string;
+  /** The run's folder: a backup's (`backups/<id>/`) or a restore run's. */
+  readonly folder: string;
   readonly table: string;
   readonly range: number;
 }
@@ -53,7 +54,7 @@ export type ClaimOutcome =
 
 /** The unit's highest claim generation, or undefined when nobody has claimed it. */
 export async function currentClaim(store: BlobStore, unit: Unit): Promise<Claim | undefined> {
-  const folder = claimsFolder(unit.backupId, unit.table, unit.range);
+  const folder = claimsFolder(unit.folder, unit.table, unit.range);
   let last: { key: string; gen: number } | undefined;
   for await (const entry of store.list(folder)) {
     const match = /^(\d{5})\.json$/.exec(entry.key.slice(folder.length));
@@ -84,7 +85,7 @@ export async function claimUnit(store: BlobStore, unit: Unit, me: Claimant, isLi
   const gen = current === undefined ? 0 : current.gen + 1;
   const doc: ClaimDocument = { formatVersion: FORMAT_VERSION, kind: CLAIM_KIND, holder: me.holder, host: me.host, pid: me.pid, claimedAt: new Date(now()).toISOString() };
   try {
-    await store.put(claimKey(unit.backupId, unit.table, unit.range, gen), `${JSON.stringify(doc, null, 2)}\n`, { ifAbsent: true });
+    await store.put(claimKey(unit.folder, unit.table, unit.range, gen), `${JSON.stringify(doc, null, 2)}\n`, { ifAbsent: true });
   } catch (err) {
     if (err instanceof BlobExistsError) return { kind: 'lost' };
     throw err;

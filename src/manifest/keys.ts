@@ -270,12 +270,15 @@ export function leaseKey(kind: LeaseTargetKind, id: string, holder: string): str
   return `${leaseTargetFolder(kind, id)}${holder}.json`;
 }
 
-/** The claims of one unit of work (a range of a table) of a run shared by many workers (decisions/0011). */
-export function claimsFolder(backupId: string, table: string, rangeIndex: number): string {
-  return `${backupFolder(backupId)}claims/${table}/${pad5(rangeIndex)}/`;
+/**
+ * The claims of one unit of work (a range of a table) of a run shared by many workers
+ * (format.md §13): `runFolder` is the run's folder (a backup's, or a restore run's).
+ */
+export function claimsFolder(runFolder: string, table: string, rangeIndex: number): string {
+  return `${runFolder}claims/${table}/${pad5(rangeIndex)}/`;
 }
 
-/** Claim generation `gen` of a unit: written once; a takeover writes the next generation. */
-export function claimKey(backupId: string, table: string, rangeIndex: number, gen: number): string {
-  return `${claimsFolder(backupId, table, rangeIndex)}${pad5(gen)}.json`;
+/** Generation `gen` of a unit's claim. */
+export function claimKey(runFolder: string, table: string, rangeIndex: number, gen: number): string {
+  return `${claimsFolder(runFolder, table, rangeIndex)}${pad5(gen)}.json`;
 }

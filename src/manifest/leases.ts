@@ -24,7 +24,8 @@ export const LEASE_STALE_AFTER_MS = 10 * 60_000;
 /**
  * What the holder does with the target. `write`: it writes the target (backup, rekey's new
  * backup, restore run, rotation job); `read`: it reads a backup (restore, rekey's source);
- * `delete`: prune is removing it.
+ * `delete`: prune is removing it; `work`: one of the workers of a shared run (format.md §13), which
+ * share the target with each other.
  */
 export type LeaseMode = 'write' | 'read' | 'delete' | 'work';
 
@@ -60,6 +61,20 @@ export function staleAfterMs(lease: Pick<Lease, 'renewEveryMs'>): number {
 export function isLeaseLive(lease: Pick<Lease, 'renewedAt' | 'renewEveryMs'>, nowMs: number): boolean {
   const renewed = Date.parse(lease.renewedAt);
   return Number.isFinite(renewed) && nowMs - renewed <= staleAfterMs(lease);
+}
+
+/** How often a worker of a shared run renews its lease: its heartbeat, which claims are judged by. */
+export const WORK_RENEW_EVERY_MS = 15_000;
+
+/**
+ * Is a shared run's worker live, for its claims (format.md §13)? Renewed within ten of its own
+ * renewal intervals, without the ten-minute floor that mode conflicts keep: a claim taken over
+ * from a worker that is only slow costs duplicate work, never data, so a dead worker's units may
+ * be taken over within minutes.
+ */
+export function isWorkerLive(lease: Pick<Lease, 'renewedAt' | 'renewEveryMs'>, nowMs: number): boolean {
+  const renewed = Date.parse(lease.renewedAt);
+  return Number.isFinite(renewed) && nowMs - renewed <= 10 * lease.renewEveryMs;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBackup, type BackupDeps, type BackupRequest } from '../../src/commands/backup.js';
 import { silentProgress } from '../../src/commands/progress.js';
-import { claimKey, markerKey } from '../../src/manifest/keys.js';
+import { backupFolder, claimKey, markerKey } from '../../src/manifest/keys.js';
 import { readManifest } from '../../src/manifest/repository.js';
 import { LeaseHolder } from '../../src/pipeline/lease-holder.js';
 import { backupDigest } from '../support/read-backup.js';
@@ -16,7 +16,7 @@ import { MemoryStore } from '../support/fakes/memory-store.js';
 
 const KEYSPACE: FakeClusterOptions = { keyspace: 'ks', tables: [{ name: 'a', rows: 300 }, { name: 'b', rows: 70 }] };
 const ID = '20261204T170000Z-5ba7ed';
-const REQUEST: BackupRequest = { keyspace: 'ks', splits: 12, parallel: 2, fetchSize: 7, gzipLevel: 1, maxChunkBytes: 64 * 1024, consistency: 'LOCAL_QUORUM', attempts: 2, retryBaseDelayMs: 1 };
+const REQUEST: BackupRequest = { keyspace: 'ks', splits: 12, parallel: 2, fetchSize: 7, gzipLevel: 1, maxChunkBytes: 64 * 1024, consistency: 'LOCAL_QUORUM', attempts: 2, retryBaseDelayMs: 1, claimPollMs: 10 };
 
 function worker(store: MemoryStore, n: number): { deps: BackupDeps; leases: LeaseHolder } {
   const leases = new LeaseHolder(store, { command: 'backup', host: `host-${n}`, pid: n, now: Date.now });
@@ -36,7 +36,8 @@ describe('runBackup shared by several workers (--backup-id)', () => {
     const manifest = await readManifest(store, ID);
     expect(manifest?.totals).toMatchObject({ tables: 2, ranges: 24, rows: 370 });
     expect(reports.reduce((n, r) => n + (r.shared?.rangesMine ?? 0), 0)).toBeGreaterThanOrEqual(24);
-    expect(reports.filter((r) => r.shared?.complete === true).length).toBeGreaterThanOrEqual(1);
+    // Every worker waits until the backup is complete, and reports it whole.
+    expect(reports.map((r) => r.rows)).toEqual([370, 370, 370]);
 
     const single = new MemoryStore();
     const alone = await runBackup(REQUEST, worker(single, 9).deps);
@@ -53,12 +54,12 @@ describe('runBackup shared by several workers (--backup-id)', () => {
     expect(await store.head(markerKey(ID, 'a', 3))).toBeDefined();
 
     const other = new MemoryStore();
-    await other.put(claimKey(ID, 'a', 3, 0), JSON.stringify({ formatVersion: 1, kind: 'cassette-claim', holder: 'dead0000dead0000', host: 'gone', pid: 1, claimedAt: new Date().toISOString() }));
+    await other.put(claimKey(backupFolder(ID), 'a', 3, 0), JSON.stringify({ formatVersion: 1, kind: 'cassette-claim', holder: 'dead0000dead0000', host: 'gone', pid: 1, claimedAt: new Date().toISOString() }));
     const second = worker(other, 2);
     const report = await runBackup({ ...REQUEST, backupId: ID }, second.deps);
     await second.leases.release();
-    expect(report.shared).toEqual({ rangesMine: 24, rangesLeft: 0, complete: true });
-    expect(await other.head(claimKey(ID, 'a', 3, 1))).toBeDefined();
+    expect(report.shared).toEqual({ rangesMine: 24 });
+    expect(await other.head(claimKey(backupFolder(ID), 'a', 3, 1))).toBeDefined();
     expect((await readManifest(other, ID))?.totals.rows).toBe(370);
   });
 });

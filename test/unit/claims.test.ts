@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { claimUnit, currentClaim, type Claimant, type Unit } from '../../src/manifest/claims.js';
 import { MemoryStore } from '../support/fakes/memory-store.js';
 
-const unit: Unit = { backupId: '20261204T120000Z-abcdef', table: 'users', range: 7 };
+const unit: Unit = { folder: 'backups/20261204T120000Z-abcdef/', table: 'users', range: 7 };
 const worker = (n: number): Claimant => ({ holder: `holder-${n}`, host: `host-${n}`, pid: 1000 + n });
 const now = (): number => Date.UTC(2026, 11, 4, 12);
 
@@ -16,7 +16,7 @@ describe('work claims (decisions/0011)', () => {
     expect(await claimUnit(store, unit, worker(1), isLive, now)).toEqual({ kind: 'claimed', gen: 0, takeover: false });
     const keys: string[] = [];
     for await (const entry of store.list('')) keys.push(entry.key);
-    expect(keys).toEqual([`backups/${unit.backupId}/claims/users/00007/00000.json`]);
+    expect(keys).toEqual([`${unit.folder}claims/users/00007/00000.json`]);
   });
 
   it('a unit whose holder is no longer live is taken over with the next generation', async () => {

@@ -23,6 +23,8 @@ export function parseByteSize(value: string, flag: string, min = 64 * 1024): num
 
 /** The user's command line with `--resume <id>` replacing any earlier resume flag. */
 export function resumeCommand(argv: readonly string[], backupId: string): string {
+  // A worker of a shared run resumes by running the same command again: it joins the run.
+  const shared = argv.some((arg) => arg === '--backup-id' || arg.startsWith('--backup-id='));
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -30,7 +32,7 @@ export function resumeCommand(argv: readonly string[], backupId: string): string
     if (arg.startsWith('--resume=')) continue;
     kept.push(/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
   }
-  return `cassette ${[...kept, '--resume', backupId].join(' ')}`;
+  return `cassette ${[...kept, ...(shared ? [] : ['--resume', backupId])].join(' ')}`;
 }
 
 function formatBackupReport(r: BackupReport): string {
@@ -40,6 +42,7 @@ function formatBackupReport(r: BackupReport): string {
     `this run: ${r.rowsThisRun.toLocaleString('en-US')} rows in ${(r.durationMs / 1000).toFixed(1)} s (${r.rowsPerSecond.toLocaleString('en-US')} rows/s)` +
       `, read at ${r.consistency}${r.resumed ? ', resumed' : ''}`,
   ];
+  if (r.shared !== undefined) lines.push(`shared run: this worker read ${r.shared.rangesMine} of the ${r.ranges} ranges`);
   const byNode = Object.entries(r.rangesByNode);
   if (byNode.length > 0) lines.push(`ranges read per node: ${byNode.map(([node, n]) => `${node} ${n}`).join(', ')}`);
   const approximated = (r.approximatedWritetimes ?? []).flatMap((t) => t.columns.map((c) => `${t.name}.${c}`));
@@ -116,7 +119,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
         now: Date.now,
         toolVersion: context.version,
         resumeHint: (id) => resumeCommand(context.argv, id),
-      }));
+      }), { shared: request.backupId !== undefined });
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatBackupReport(report));
     });
   }));
