@@ -2,7 +2,7 @@
  * `--metrics-port` and `--log-format json` on the real Cassandra: a backup of a 120k-row table
  * serves its metrics while it runs (scraped mid-run: names, labels, rows growing), and every line
  * it writes on stderr is a JSON record with its job and worker; the last progress record's rows
- * match the report.
+ * match the report. A restore of that backup does the same, with its write latency measured.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -59,7 +59,11 @@ describe('metrics and JSON logs of a running backup', () => {
   const services = inject('services');
   const work = mkdtempSync(join(tmpdir(), 'cassette-obs-'));
   const keyspace = uniqueName('it_obs');
+  const restored = `${keyspace}_r`;
   let client: cassandra.Client;
+  /** The backup the first test makes, restored by the second. */
+  let backupId: string | undefined;
+  const connection = (): string[] => ['--hosts', services.cassandra.host, '--port', String(services.cassandra.port), '--dc', services.cassandra.dc];
 
   beforeAll(async () => {
     client = cassandraClient(services.cassandra);
@@ -72,13 +76,13 @@ describe('metrics and JSON logs of a running backup', () => {
 
   afterAll(async () => {
     await client?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+    await client?.execute(`DROP KEYSPACE IF EXISTS ${restored}`).catch(() => undefined);
     await client?.shutdown();
     rmSync(work, { recursive: true, force: true });
   });
 
   it('serves growing cassette_* metrics while it runs and logs JSON records with job and worker', async () => {
-    const run = start(['backup', '--repo', join(work, 'repo'), '--keyspace', keyspace,
-      '--hosts', services.cassandra.host, '--port', String(services.cassandra.port), '--dc', services.cassandra.dc,
+    const run = start(['backup', '--repo', join(work, 'repo'), '--keyspace', keyspace, ...connection(),
       '--splits', String(SPLITS), '--parallel', '1', '--fetch-size', '200',
       '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--log-format', 'json', '--json'], cliEnv());
     const worker = `${hostname()}/${String(run.child.pid)}`;
@@ -126,6 +130,7 @@ describe('metrics and JSON logs of a running backup', () => {
 
     const report = await finished<Report>(run);
     expect(report).toMatchObject({ backupId: job, rows: ROWS });
+    backupId = report.backupId;
 
     // After the exit: every stderr line is a record of this job and worker; no value in any of them.
     const logged = records(run.stderr());
@@ -138,5 +143,43 @@ describe('metrics and JSON logs of a running backup', () => {
     expect(new Set(done.map((r) => r.range)).size).toBe(SPLITS);
     expect(logged.filter((r) => r.event === 'progress').at(-1)).toMatchObject({ unitsDone: SPLITS, unitsTotal: SPLITS, rows: report.rows });
     expect(run.stderr()).not.toContain('payload-');
+  }, 120_000);
+
+  it('a restore serves its write latency and rows while it runs, and logs its chunks as records', async () => {
+    expect(backupId, 'the backup test ran first').toBeDefined();
+    const run = start(['restore', backupId as string, '--repo', join(work, 'repo'), '--target-keyspace', restored, ...connection(),
+      '--parallel', '1', '--max-in-flight', '8', '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--log-format', 'json', '--json'], cliEnv());
+    const worker = `${hostname()}/${String(run.child.pid)}`;
+    const port = await until(run, 'the metrics record', () => {
+      const first = run.stderr().split('\n')[0];
+      return first === undefined || !first.endsWith('}') ? undefined : (JSON.parse(first) as LogRecord).port as number;
+    });
+    const scrape = async (): Promise<string | undefined> => {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      return res?.ok === true ? res.text() : undefined;
+    };
+    const first = await until(run, 'restored rows', async () => {
+      const text = await scrape();
+      return text !== undefined && (sample(text, 'cassette_rows_total', { command: 'restore' }) ?? 0) > 0 ? text : undefined;
+    });
+    const rowsFirst = sample(first, 'cassette_rows_total') as number;
+    const later = await until(run, 'more restored rows', async () => {
+      const text = await scrape();
+      return text !== undefined && (sample(text, 'cassette_rows_total') ?? 0) > rowsFirst ? text : undefined;
+    });
+    const job = /cassette_rows_total\{job="([^"]+)"/.exec(later)?.[1] as string;
+    const labelled = { job, worker, command: 'restore' };
+    expect(sample(later, 'cassette_rows_total', { ...labelled, table: 'events' })).toBeGreaterThan(rowsFirst);
+    expect(sample(later, 'cassette_request_duration_seconds_count', { ...labelled, op: 'write' })).toBeGreaterThan(0);
+    expect(sample(later, 'cassette_units_total', { ...labelled, table: 'events' })).toBeGreaterThan(0);
+
+    const report = await finished<{ restoreId: string; written: number; rejected: number }>(run);
+    expect(report).toMatchObject({ restoreId: job, written: ROWS, rejected: 0 });
+    const logged = records(run.stderr());
+    for (const r of logged) expect(r).toMatchObject({ worker, command: 'restore' });
+    const done = logged.filter((r) => r.event === 'done');
+    expect(done.length).toBeGreaterThan(0);
+    for (const r of done) expect(r).toMatchObject({ job, table: 'events', range: expect.stringMatching(/^\d+\/\d+$/) as unknown });
+    expect(logged.filter((r) => r.event === 'progress').at(-1)).toMatchObject({ unitsDone: done.length, unitsTotal: done.length, rows: ROWS });
   }, 120_000);
 });
