@@ -23,13 +23,23 @@ export type RequestOp = 'read' | 'write' | 'store';
 type TableLabel = 'job' | 'worker' | 'command' | 'table';
 type RunLabel = 'job' | 'worker' | 'command';
 
+/** One table's series, and the rows and bytes counted since the last scrape. */
+interface TableSeries {
+  readonly rows: Counter.Internal;
+  readonly bytes: Counter.Internal;
+  readonly done: Gauge.Internal<TableLabel>;
+  pendingRows: number;
+  pendingBytes: number;
+}
+
 /** Latency buckets in seconds: 1 ms to 30 s. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * The metrics of one process. `job` is set when the work starts (ProgressPlan.job); series
- * touched before that have `job=""`. Children are cached per label set, so a count costs a map
- * lookup, not a label hash.
+ * touched before that have `job=""`. Rows and bytes, counted once per page or batch, are added up
+ * in plain numbers and handed to prom-client when it collects (a scrape), so the hot path costs
+ * a map lookup and two additions.
  */
 export class RunMetrics {
   readonly registry = new Registry();
@@ -44,7 +54,7 @@ export class RunMetrics {
   readonly #races: Counter<RunLabel>;
   readonly #backpressure: Gauge<RunLabel>;
   readonly #duration: Histogram<RunLabel | 'op'>;
-  readonly #perTable = new Map<string, { rows: Counter.Internal; bytes: Counter.Internal; done: Gauge.Internal<TableLabel> }>();
+  readonly #perTable = new Map<string, TableSeries>();
   readonly #perOp = new Map<RequestOp, Histogram.Internal<RunLabel | 'op'>>();
 
   /** `defaults`: also the process metrics (CPU, memory, event loop) with prefix `cassette_`. */
@@ -53,8 +63,9 @@ export class RunMetrics {
     const registers = [this.registry];
     const tableLabels: TableLabel[] = ['job', 'worker', 'command', 'table'];
     const runLabels: RunLabel[] = ['job', 'worker', 'command'];
-    this.#rows = new Counter({ name: 'cassette_rows_total', help: 'Rows processed (read, written, re-encrypted, checked)', labelNames: tableLabels, registers });
-    this.#bytes = new Counter({ name: 'cassette_bytes_total', help: 'Uncompressed bytes of the rows processed', labelNames: tableLabels, registers });
+    const flush = (): void => this.#flush();
+    this.#rows = new Counter({ name: 'cassette_rows_total', help: 'Rows processed (read, written, re-encrypted, checked)', labelNames: tableLabels, registers, collect: flush });
+    this.#bytes = new Counter({ name: 'cassette_bytes_total', help: 'Uncompressed bytes of the rows processed', labelNames: tableLabels, registers, collect: flush });
     this.#unitsDone = new Gauge({ name: 'cassette_units_done', help: 'Units of work done (ranges or chunks), including those done before a resume', labelNames: tableLabels, registers });
     this.#unitsTotal = new Gauge({ name: 'cassette_units_total', help: 'Units of work planned (ranges or chunks)', labelNames: tableLabels, registers });
     this.#retries = new Counter({ name: 'cassette_retries_total', help: 'Failed attempts that were retried (range re-reads, repository and Cassandra outages)', labelNames: runLabels, registers });
@@ -69,19 +80,30 @@ export class RunMetrics {
     return { job: this.#job, worker: this.#labels.worker, command: this.#labels.command };
   }
 
-  #table(table: string): { rows: Counter.Internal; bytes: Counter.Internal; done: Gauge.Internal<TableLabel> } {
-    let children = this.#perTable.get(table);
-    if (children === undefined) {
+  #table(table: string): TableSeries {
+    let series = this.#perTable.get(table);
+    if (series === undefined) {
       const labels = { ...this.#run(), table };
-      children = { rows: this.#rows.labels(labels), bytes: this.#bytes.labels(labels), done: this.#unitsDone.labels(labels) };
-      this.#perTable.set(table, children);
+      series = { rows: this.#rows.labels(labels), bytes: this.#bytes.labels(labels), done: this.#unitsDone.labels(labels), pendingRows: 0, pendingBytes: 0 };
+      this.#perTable.set(table, series);
     }
-    return children;
+    return series;
+  }
+
+  /** Hands the rows and bytes counted since the last scrape to their counters. */
+  #flush(): void {
+    for (const series of this.#perTable.values()) {
+      series.rows.inc(series.pendingRows);
+      series.bytes.inc(series.pendingBytes);
+      series.pendingRows = 0;
+      series.pendingBytes = 0;
+    }
   }
 
   /** Series from now on carry this `job`. */
   setJob(job: string): void {
     if (job === this.#job) return;
+    this.#flush();
     this.#job = job;
     this.#perTable.clear();
     this.#perOp.clear();
@@ -98,9 +120,9 @@ export class RunMetrics {
   }
 
   rows(table: string, rows: number, bytes: number): void {
-    const children = this.#table(table);
-    children.rows.inc(rows);
-    if (bytes > 0) children.bytes.inc(bytes);
+    const series = this.#table(table);
+    series.pendingRows += rows;
+    series.pendingBytes += bytes;
   }
 
   unitsDone(table: string, units: number): void {
