@@ -14,6 +14,8 @@ import { describeFailure } from '../../src/cli/exit.js';
 import { JsonLogProgress, jsonLogger, logFailure } from '../../src/cli/observe/json-log.js';
 import { RunMetrics, metricsSink, serveMetrics } from '../../src/cli/observe/metrics.js';
 import { timedSession, timedStore } from '../../src/cli/observe/timed.js';
+import { withObservability } from '../../src/cli/observe/observability.js';
+import type { FailureOutput, ProgramContext } from '../../src/cli/context.js';
 import { inProcessTransformer } from '../../src/pipeline/transform/transformer.js';
 import { MemoryStore } from '../support/fakes/memory-store.js';
 import { keyspaceSchema, tableSchema, writeSyntheticBackup } from '../support/synthetic-backup.js';
@@ -125,6 +127,34 @@ describe('metrics', () => {
       await endpoint.close();
     }
     await expect(fetch(`http://127.0.0.1:${endpoint.port}/metrics`)).rejects.toThrow();
+  });
+
+  it('refuses a port it cannot listen on (exit 3, naming it) and closes the endpoint when the command ends', async () => {
+    const taken = await serveMetrics(new RunMetrics(labels, { defaults: false }), '127.0.0.1', 0);
+    const failureOutput: FailureOutput = {};
+    const context: ProgramContext = { version: 't', env: {}, argv: [], signal: new AbortController().signal, stdout: () => undefined, failureOutput };
+    try {
+      const err = await withObservability({ metricsPort: String(taken.port), metricsHost: '127.0.0.1' }, context, 'backup', () => Promise.resolve()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CassetteError);
+      expect(err).toMatchObject({ code: 'INVALID_INPUT', message: `cannot serve metrics on 127.0.0.1:${taken.port}: EADDRINUSE` });
+    } finally {
+      await taken.close();
+    }
+    let port = 0;
+    const stderr = process.stderr.write;
+    process.stderr.write = ((text: string) => { port = Number(/:(\d+)\/metrics/.exec(text)?.[1]); return true; }) as typeof process.stderr.write;
+    try {
+      await withObservability({ metricsPort: '0', metricsHost: '127.0.0.1' }, context, 'backup', async () => {
+        expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+      });
+    } finally {
+      process.stderr.write = stderr;
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+    expect(failureOutput.json).toBeUndefined(); // text logs: main.ts prints the failure as lines
+    await expect(withObservability({ logFormat: 'xml' }, context, 'backup', () => Promise.resolve())).rejects.toMatchObject({ code: 'USAGE' });
+    await withObservability({ logFormat: 'json' }, context, 'backup', () => Promise.resolve());
+    expect([typeof failureOutput.json, typeof failureOutput.notice]).toEqual(['function', 'function']); // main.ts writes them as records
   });
 
   it('times session requests (SELECT = read, else write) and store puts, failures included', async () => {

@@ -68,7 +68,11 @@ export async function withObservability<T>(flags: ParsedFlags, context: ProgramC
     context.failureOutput.notice = (line) => log.logger.warn({ event: 'signal' }, line);
   }
   const metrics = port === undefined ? undefined : new RunMetrics(labels);
-  const endpoint = metrics === undefined ? undefined : await serveMetrics(metrics, host, port as number);
+  const endpoint = metrics === undefined ? undefined : await serveMetrics(metrics, host, port as number).catch((err: unknown) => {
+    throw new CassetteError('INVALID_INPUT', `cannot serve metrics on ${host}:${String(port)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'give another --metrics-port (0 lets the system pick a free one) or --metrics-host', cause: err,
+    });
+  });
   if (endpoint !== undefined) {
     const url = `http://${host}:${endpoint.port}/metrics`;
     if (log !== undefined) log.logger.info({ event: 'metrics', port: endpoint.port, host }, `metrics on ${url}`);
