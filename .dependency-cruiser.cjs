@@ -66,6 +66,8 @@ module.exports = {
     packageOnlyIn('yaml', ['^src/config/'], 'Only the rotation config reads YAML.'),
     packageOnlyIn('commander', ['^src/cli/'], 'Flags and subcommands are the CLI\'s business.'),
     packageOnlyIn('cli-progress', ['^src/cli/'], 'Progress bars are the CLI\'s business.'),
+    packageOnlyIn('prom-client', ['^src/cli/observe/metrics\\.ts$'], 'Only the metrics adapter imports prom-client; commands count through the ProgressSink port.'),
+    packageOnlyIn('pino', ['^src/cli/observe/json-log\\.ts$'], 'Only the JSON log adapter imports pino.'),
     packageOnlyIn('zod', ['^src/(manifest|config)/'], 'Document schemas live with the format and the config.'),
   ],
   options: {

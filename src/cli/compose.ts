@@ -91,11 +91,12 @@ export function storeOptionsFor(location: RepositoryLocation): OpenStoreOptions 
 
 /**
  * The repository at `location`, riding out outages for --retry-for (commands that show progress
- * wrap it again with their own wait reporting; pipeline/retrying-store.ts).
+ * wrap it again with their own wait reporting; pipeline/retrying-store.ts). `wrap` decorates the
+ * store itself, under the retries (the metrics' put timer: each attempt is timed).
  */
-export function openRepository(location: RepositoryLocation): BlobStore {
+export function openRepository(location: RepositoryLocation, wrap: (store: BlobStore) => BlobStore = (store) => store): BlobStore {
   // Encrypted backups read and write like plain ones through the SealedStore (format.md §12).
-  return withRepositoryRetries(new SealedStore(openStore(location.url, storeOptionsFor(location)), location.sealing), { retryForMs: location.retryForMs });
+  return withRepositoryRetries(new SealedStore(wrap(openStore(location.url, storeOptionsFor(location))), location.sealing), { retryForMs: location.retryForMs });
 }
 
 /** The repository as stored, without decrypting encrypted backups (verify checks their stored SHA-256s on it). */

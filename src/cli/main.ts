@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { buildProgram } from './program.js';
+import type { FailureOutput } from './context.js';
 import { describeFailure } from './exit.js';
 
 function packageVersion(): string {
@@ -15,11 +16,14 @@ async function main(argv: readonly string[]): Promise<number> {
   // The SDK is pinned (docs/decisions/0002); its warning about future versions is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const controller = new AbortController();
+  const failureOutput: FailureOutput = {};
   let signals = 0;
   const onSignal = (name: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
-      process.stderr.write(`cassette: ${name} received; stopping after abandoning ranges in flight (again to quit at once)\n`);
+      const line = `${name} received; stopping after abandoning ranges in flight (again to quit at once)`;
+      if (failureOutput.notice !== undefined) failureOutput.notice(line);
+      else process.stderr.write(`cassette: ${line}\n`);
       controller.abort(new Error(`interrupted by ${name}`));
     } else {
       process.exit(130);
@@ -34,12 +38,14 @@ async function main(argv: readonly string[]): Promise<number> {
       argv,
       signal: controller.signal,
       stdout: (text) => process.stdout.write(text),
+      failureOutput,
     });
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
     const failure = describeFailure(err);
-    for (const line of failure.lines) process.stderr.write(`${line}\n`);
+    if (failureOutput.json !== undefined) failureOutput.json(failure);
+    else for (const line of failure.lines) process.stderr.write(`${line}\n`);
     return failure.exitCode;
   } finally {
     process.off('SIGINT', onSignal);

@@ -252,7 +252,7 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
 
   // Rows to expect, for the ETA only (system.size_estimates; absent for a table created minutes ago).
   const estimates = await Promise.all(header.tables.map((t) => (jobs.length === 0 ? undefined : estimateTableRows(deps.cluster.session, keyspace, t.name, deps.cluster.nodes))));
-  deps.progress.start({ title: `backup ${backupId}`, unitName: 'ranges', parts: header.tables.map((t, i) => ({ name: t.name, units: t.ranges.length, ...(estimates[i] === undefined ? {} : { estimatedRows: estimates[i] }) })) });
+  deps.progress.start({ title: `backup ${backupId}`, job: backupId, unitName: 'ranges', parts: header.tables.map((t, i) => ({ name: t.name, units: t.ranges.length, ...(estimates[i] === undefined ? {} : { estimatedRows: estimates[i] }) })) });
   for (const table of header.tables) {
     const skipped = existing !== undefined ? table.ranges.length : (markers.get(table.name)?.size ?? 0);
     if (skipped > 0) deps.progress.skip(table.name, skipped);
@@ -299,7 +299,7 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
       markers.get(job.table)?.set(job.index, marker);
       mine.add(`${job.table}/${job.index}`);
     }
-    deps.progress.unitDone(job.table);
+    deps.progress.unitDone(job.table, String(job.index));
   };
   try {
     if (claims === undefined) await forEachBounded(jobs, request.parallel, readRange, deps.signal);

@@ -267,7 +267,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
   let rejectedTotal = [...perTable.values()].reduce((n, t) => n + t.rejected, 0);
   let bytesThisRun = 0;
   let rowsThisRun = 0;
-  deps.progress.start({ title: `restore ${restoreId}`, unitName: 'chunks', parts: [...perTable].map(([name, t]) => ({ name, units: t.chunks })) });
+  deps.progress.start({ title: `restore ${restoreId}`, job: restoreId, unitName: 'chunks', parts: [...perTable].map(([name, t]) => ({ name, units: t.chunks })) });
   for (const [name, t] of perTable) if (t.skipped > 0) deps.progress.skip(name, t.skipped);
   const approximated = manifest.approximatedWritetimes?.tables.filter((t) => header.tables.includes(t.name));
   const approximatedNames = (approximated ?? []).flatMap((t) => t.columns.map((c) => `${t.name}.${c}`));
@@ -335,7 +335,9 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       } catch (err) {
         if (!(shared && err instanceof BlobExistsError)) throw err; // a shared run: another worker's attempt finished it first
       }
-      deps.progress.unitDone(job.table);
+      if (marker.rejected > 0) deps.progress.observe?.({ kind: 'rejects', part: job.table, count: marker.rejected });
+      if (marker.races > 0) deps.progress.observe?.({ kind: 'races', part: job.table, count: marker.races });
+      deps.progress.unitDone(job.table, `${job.range}/${job.chunk}`);
   };
   let rangesMine = 0;
   try {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { BatchStatement, CqlWriteSession, QueryOptions, QueryResult } from '../../src/cassandra/connection/session.js';
 import { runBackup } from '../../src/commands/backup.js';
 import { runDoctor } from '../../src/commands/doctor.js';
-import { silentProgress } from '../../src/commands/progress.js';
+import { silentProgress, type ProgressEvent, type ProgressPlan } from '../../src/commands/progress.js';
 import { runRestore, type RestoreCluster, type RestoreRequest } from '../../src/commands/restore.js';
 import { runRotate } from '../../src/commands/rotate/rotate.js';
 import type { RotationConfig, TableRotation } from '../../src/config/rotation-types.js';
@@ -180,11 +180,20 @@ describe('rotate', () => {
     const store = new MemoryStore();
     const cipher = fakeCipher();
     const config = rotationConfig([table('users', { useLwtGuard: true, preserveWritetime: false, consistency: { read: 'ONE' } }), table('plain')]);
+    const events: ProgressEvent[] = [];
+    const plans: ProgressPlan[] = [];
+    const progress = { ...silentProgress, start: (plan: ProgressPlan) => { plans.push(plan); }, observe: (event: ProgressEvent) => { events.push(event); } };
     const report = await runRotate({ config, maxRounds: 2, maxErrors: 0, fetchSize: 100, maxInFlight: 4, batchBytes: 4096, attempts: 1, retryBaseDelayMs: 1, tickMs: 20 }, {
       store, cluster: { ...fakeCluster(new FakeSession()), session, levels: { consistency: 'EACH_QUORUM', serialConsistency: 'SERIAL' } }, cipher,
-      transformer: inProcessTransformer(store, cipher), progress: silentProgress, signal: new AbortController().signal, now: Date.now, toolVersion: 'test',
+      transformer: inProcessTransformer(store, cipher), progress, signal: new AbortController().signal, now: Date.now, toolVersion: 'test',
     });
 
+    // What the metrics count (src/cli/observe/): the job's id, the LWT race per table, backpressure never engaged.
+    expect(plans.map((p) => p.job)).toEqual(plans.map(() => report.jobId));
+    const raced = report.tables.reduce((n, t) => n + t.raced, 0);
+    expect(raced).toBeGreaterThan(0);
+    expect(events.filter((e) => e.kind === 'races').reduce((n, e) => n + (e.kind === 'races' ? e.count : 0), 0)).toBe(raced);
+    expect(events.filter((e) => e.kind === 'backpressure').every((e) => e.kind === 'backpressure' && !e.active)).toBe(true);
     const data = dataStatements(session.sent());
     const of = (name: string, kind: 'SELECT' | 'UPDATE'): Sent[] => data.filter((s) => s.cql.startsWith(kind) && s.cql.includes(`"ks"."${name}"`));
     expect(of('users', 'SELECT').length).toBeGreaterThanOrEqual(3); // export, read-back, verification

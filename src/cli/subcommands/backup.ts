@@ -3,13 +3,12 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { runBackup, type BackupReport } from '../../commands/backup.js';
 import { formatBytes, formatList, runList } from '../../commands/list.js';
-import { silentProgress } from '../../commands/progress.js';
 import { CassetteError } from '../../errors.js';
 import { readEncryption } from '../../manifest/sealed-store.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { isHolderAlive, withRunLeases } from '../leases.js';
-import { progressForStderr } from '../progress-reporter.js';
+import { addObservabilityFlags, withObservability } from '../observe/observability.js';
 import { addConnectionFlags, addEncryptionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
 /** "64MiB", "512k", "1048576" → bytes. */
@@ -69,11 +68,12 @@ export function registerBackup(program: Command, context: ProgramContext): void 
   addConnectionFlags(command);
   addRepositoryFlags(command);
   addEncryptionFlags(command);
-  command.action(async (flags: Record<string, string | boolean | undefined>) => {
+  addObservabilityFlags(command);
+  command.action((flags: Record<string, string | boolean | undefined>) => withObservability(flags, context, 'backup', async (observe) => {
     const str = (name: string): string | undefined => stringFlag(flags, name);
     const connection = resolveConnection(flags, context.env);
     const location = resolveRepository(flags, context.env);
-    const store = openRepository(location);
+    const store = openRepository(location, observe.wrapStore);
     const tables = listFlag(flags, 'tables');
     const request = {
       ...(str('keyspace') === undefined ? {} : { keyspace: str('keyspace') as string }),
@@ -103,12 +103,15 @@ export function registerBackup(program: Command, context: ProgramContext): void 
         });
       }
     }
+    const known = request.backupId ?? request.resume;
+    if (known !== undefined) observe.setJob(known);
     const json = flags.json === true;
-    await withCluster(connection, async (cluster) => {
+    await withCluster(connection, async (connected) => {
+      const cluster = observe.cluster(connected);
       const report = await withRunLeases(store, 'backup', context, (leases, signal) => runBackup(request, {
         store,
         cluster,
-        progress: json ? silentProgress : progressForStderr(),
+        progress: observe.progress(json),
         signal,
         leases,
         worker: { host: hostname(), pid: process.pid },
@@ -119,7 +122,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
       }), { shared: request.backupId !== undefined });
       context.stdout(json ? `${JSON.stringify(report)}\n` : formatBackupReport(report));
     });
-  });
+  }));
 }
 
 export function registerList(program: Command, context: ProgramContext): void {

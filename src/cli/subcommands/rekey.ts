@@ -2,7 +2,6 @@
 import { availableParallelism, hostname } from 'node:os';
 import type { Command } from 'commander';
 import { runRekey, type RekeyReport } from '../../commands/rekey/rekey.js';
-import { silentProgress } from '../../commands/progress.js';
 import { loadRotationConfig } from '../../config/rotation-config.js';
 import { createCipher } from '../../crypto/registry.js';
 import { CassetteError } from '../../errors.js';
@@ -11,7 +10,7 @@ import { resumeCommand } from './backup.js';
 import { openRepository, storeOptionsFor } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { isHolderAlive, withRunLeases } from '../leases.js';
-import { progressForStderr } from '../progress-reporter.js';
+import { addObservabilityFlags, withObservability } from '../observe/observability.js';
 import { resolveRotationRepository } from '../rotation-flags.js';
 import { addEncryptionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
@@ -50,10 +49,11 @@ export function registerRekey(program: Command, context: ProgramContext): void {
     .option('--json', 'print one JSON report on stdout at the end');
   addRepositoryFlags(command);
   addEncryptionFlags(command);
-  command.action(async (backupId: string | undefined, flags: ParsedFlags) => {
+  addObservabilityFlags(command);
+  command.action((backupId: string | undefined, flags: ParsedFlags) => withObservability(flags, context, 'rekey', async (observe) => {
     const config = await loadRotationConfig(stringFlag(flags, 'config') as string);
     const location = resolveRotationRepository(config, flags, context.env);
-    const store = openRepository(location);
+    const store = openRepository(location, observe.wrapStore);
     // Keys are loaded here first, so a missing or malformed key fails before anything is written.
     const cipher = await createCipher(config.provider, context.env);
     const threads = positiveInt(stringFlag(flags, 'threads'), '--threads', availableParallelism(), { max: 256 });
@@ -72,7 +72,7 @@ export function registerRekey(program: Command, context: ProgramContext): void {
         retryForMs: location.retryForMs,
       }, {
         store, cipher, transformer,
-        progress: json ? silentProgress : progressForStderr(),
+        progress: observe.progress(json),
         signal,
         leases,
         now: Date.now,
@@ -93,5 +93,5 @@ export function registerRekey(program: Command, context: ProgramContext): void {
       await transformer.close();
       cipher.close?.();
     }
-  });
+  }));
 }

@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { runRestore, type RestoreReport } from '../../commands/restore.js';
 import { formatStatus, runStatus } from '../../commands/status/status.js';
-import { silentProgress } from '../../commands/progress.js';
 import type { Guard } from '../../cassandra/writes/row-writes.js';
 import { describeReplication } from '../../cassandra/schema/replication.js';
 import { CassetteError } from '../../errors.js';
@@ -11,7 +10,7 @@ import { parseByteSize, resumeCommand } from './backup.js';
 import { openRepository, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { isHolderAlive, withRunLeases } from '../leases.js';
-import { progressForStderr } from '../progress-reporter.js';
+import { addObservabilityFlags, withObservability } from '../observe/observability.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, resolveConnection, resolveRepository, listFlag, stringFlag } from '../shared-flags.js';
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -109,7 +108,8 @@ export function registerRestore(program: Command, context: ProgramContext): void
     .option('--json', 'print one JSON report on stdout at the end');
   addConnectionFlags(command);
   addRepositoryFlags(command);
-  command.action(async (backupId: string, flags: Flags) => {
+  addObservabilityFlags(command);
+  command.action((backupId: string, flags: Flags) => withObservability(flags, context, 'restore', async (observe) => {
     const str = (name: string): string | undefined => stringFlag(flags, name);
     const schemaMode = str('schema') ?? 'create';
     if (schemaMode !== 'create' && schemaMode !== 'skip' && schemaMode !== 'require-existing') {
@@ -117,7 +117,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
     }
     const connection = resolveConnection(flags, context.env);
     const location = resolveRepository(flags, context.env);
-    const store = openRepository(location);
+    const store = openRepository(location, observe.wrapStore);
     const tables = listFlag(flags, 'tables');
     const request = {
       backupId,
@@ -139,11 +139,12 @@ export function registerRestore(program: Command, context: ProgramContext): void
     };
     if (request.restoreId !== undefined && request.resume !== undefined) throw new CassetteError('USAGE', 'give --restore-id or --resume, not both (a shared run resumes by running the same command again)');
     const json = flags.json === true;
-    await withCluster(connection, async (cluster) => {
+    await withCluster(connection, async (connected) => {
+      const cluster = observe.cluster(connected);
       const report = await withRunLeases(store, 'restore', context, (leases, signal) => runRestore(request, {
         store,
         cluster,
-        progress: json ? silentProgress : progressForStderr(),
+        progress: observe.progress(json),
         signal,
         leases,
         worker: { host: hostname(), pid: process.pid },
@@ -159,7 +160,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
         });
       }
     });
-  });
+  }));
 }
 
 export function registerStatus(program: Command, context: ProgramContext): void {

@@ -2,7 +2,6 @@
 import { availableParallelism, hostname } from 'node:os';
 import type { Command } from 'commander';
 import { assertRotationReady, runDoctor } from '../../commands/doctor.js';
-import { silentProgress } from '../../commands/progress.js';
 import { runRotate } from '../../commands/rotate/rotate.js';
 import type { RotateReport } from '../../commands/rotate/types.js';
 import { controlRotation, formatRotationStatus, runRotateStatus } from '../../commands/rotate/status.js';
@@ -15,7 +14,7 @@ import { parseByteSize } from './backup.js';
 import { openRepository, storeOptionsFor, withCluster } from '../compose.js';
 import type { ProgramContext } from '../context.js';
 import { isHolderAlive, withRunLeases } from '../leases.js';
-import { progressForStderr } from '../progress-reporter.js';
+import { addObservabilityFlags, withObservability } from '../observe/observability.js';
 import { resolveRotationConnection, resolveRotationRepository } from '../rotation-flags.js';
 import { addConnectionFlags, addRepositoryFlags, positiveInt, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
@@ -63,15 +62,17 @@ export function registerRotate(program: Command, context: ProgramContext): void 
   rotate.option('--config <file>', "rotation config (YAML; cassandra-rekey's config.yaml works as is), see docs/config.md");
   addConnectionFlags(rotate);
   addRepositoryFlags(rotate);
-  rotate.action(async (flags: ParsedFlags) => {
+  addObservabilityFlags(rotate);
+  rotate.action((flags: ParsedFlags) => withObservability(flags, context, 'rotate', async (observe) => {
     if (stringFlag(flags, 'config') === undefined) throw new CassetteError('USAGE', 'rotate needs --config <file> (a rotation config, see docs/config.md)');
     const config = await configOf(flags);
     const location = resolveRotationRepository(config, flags, context.env);
-    const store = openRepository(location);
+    const store = openRepository(location, observe.wrapStore);
     const cipher = await createCipher(config.provider, context.env);
     const json = flags.json === true;
-    const progress = json ? silentProgress : progressForStderr();
-    await withCluster(resolveRotationConnection(config, flags, context.env), async (cluster) => {
+    const progress = observe.progress(json);
+    await withCluster(resolveRotationConnection(config, flags, context.env), async (connected) => {
+      const cluster = observe.cluster(connected);
       // The doctor's checks run first; any failure stops the job before it plans or writes.
       const preflight = await runDoctor(config, { session: cluster.session, store, env: context.env, now: Date.now, levels: cluster.levels }, { sample: 0 });
       for (const check of preflight.checks) if (check.status === 'warn') progress.note(`warning: ${check.message}`);
@@ -111,7 +112,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
         cipher.close?.();
       }
     });
-  });
+  }));
 
   // The subcommands share rotate's options (--config, --job, --repo…, --rate, --json): commander
   // gives an option to the parent when both declare it, so they read the merged options.

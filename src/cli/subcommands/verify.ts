@@ -1,7 +1,6 @@
 /** commander wiring of `cassette verify`. */
 import type { Command } from 'commander';
 import { formatBytes } from '../../commands/list.js';
-import { silentProgress } from '../../commands/progress.js';
 import { runVerify, type VerifyReport } from '../../commands/verify/verify.js';
 import { loadRotationConfig } from '../../config/rotation-config.js';
 import { createCipher } from '../../crypto/registry.js';
@@ -9,7 +8,7 @@ import { CassetteError } from '../../errors.js';
 import { parseDataSubset } from '../../pipeline/check/chunk-subset.js';
 import { openRepository, openStoredObjects } from '../compose.js';
 import type { ProgramContext } from '../context.js';
-import { progressForStderr } from '../progress-reporter.js';
+import { addObservabilityFlags, withObservability } from '../observe/observability.js';
 import { resolveRotationRepository } from '../rotation-flags.js';
 import { addRepositoryFlags, positiveInt, resolveRepository, stringFlag, type ParsedFlags } from '../shared-flags.js';
 
@@ -50,20 +49,22 @@ export function registerVerify(program: Command, context: ProgramContext): void 
     .option('--config <file>', 'a rekeyed backup\'s rotation config: open a sample of its values with the new key')
     .option('--json', 'print one JSON report on stdout at the end');
   addRepositoryFlags(command);
-  command.action(async (backupId: string, flags: ParsedFlags) => {
+  addObservabilityFlags(command);
+  command.action((backupId: string, flags: ParsedFlags) => withObservability(flags, context, 'verify', async (observe) => {
+    observe.setJob(backupId);
     const subset = flags.readData === false ? parseDataSubset('0') : parseDataSubset(stringFlag(flags, 'readDataSubset') ?? 'all');
     const parallel = positiveInt(stringFlag(flags, 'parallel'), '--parallel', 4, { max: 64 });
     const configFile = stringFlag(flags, 'config');
     const config = configFile === undefined ? undefined : await loadRotationConfig(configFile);
     const location = config === undefined ? resolveRepository(flags, context.env) : resolveRotationRepository(config, flags, context.env);
-    const store = openRepository(location);
+    const store = openRepository(location, observe.wrapStore);
     const cipher = config === undefined ? undefined : await createCipher(config.provider, context.env);
     const json = flags.json === true;
     const report = await runVerify({ backupId, subset, parallel, canDecrypt: location.sealing.identities !== undefined || location.sealing.passphrase !== undefined, ...(config === undefined ? {} : { config }) }, {
       store,
       storedObjects: openStoredObjects(location),
       ...(cipher === undefined ? {} : { cipher }),
-      progress: json ? silentProgress : progressForStderr(),
+      progress: observe.progress(json),
       signal: context.signal,
       now: Date.now,
     }).finally(() => cipher?.close?.());
@@ -74,5 +75,5 @@ export function registerVerify(program: Command, context: ProgramContext): void 
         hint: 'restore from another backup, and take a new backup; the report lists every damaged object',
       });
     }
-  });
+  }));
 }

@@ -205,7 +205,7 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
 
   const parts = source.tables.filter((t) => plans.has(t.name) || !request.dryRun)
     .map((t) => ({ name: t.name, units: t.ranges.reduce((n, r) => n + r.chunks.length, 0) }));
-  deps.progress.start({ title: request.dryRun ? `rekey dry run of backup ${sourceId}` : `rekey ${sourceId} → ${targetId}`, unitName: 'chunks', parts });
+  deps.progress.start({ title: request.dryRun ? `rekey dry run of backup ${sourceId}` : `rekey ${sourceId} → ${targetId}`, job: targetId ?? sourceId, unitName: 'chunks', parts });
   for (const part of parts) {
     const left = items.filter((i) => i.table === part.name).length;
     if (part.units - left > 0) deps.progress.skip(part.name, part.units - left);
@@ -271,7 +271,7 @@ export async function runRekey(request: RekeyRequest, given: RekeyDeps): Promise
         }
       }
       deps.progress.rows(item.table, item.entry.rows, item.entry.rawBytes);
-      deps.progress.unitDone(item.table);
+      deps.progress.unitDone(item.table, `${item.range.index}/${item.chunk}`);
   };
   let rangesMine = 0;
   try {

@@ -100,6 +100,7 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
       const items = theJob.tables.flatMap((plan) => (rangesOfRound.get(plan.name) ?? []).map((index) => ({ table: plan.name, index, plan })));
       deps.progress.start({
         title: `rotate ${jobId}${round > 0 ? ` (round ${round + 1})` : ''}`,
+        job: jobId,
         unitName: 'ranges',
         parts: theJob.tables.map((t) => ({ name: t.name, units: rangesOfRound.get(t.name)?.length ?? 0 })),
       });
@@ -119,11 +120,16 @@ export async function runRotate(request: RotateRequest, deps: RotateDeps): Promi
             writtenThisRun += n;
             deps.progress.rows(t, n, 0);
           },
-          onRetry: (line) => deps.progress.note(line),
+          onRetry: (line) => {
+            deps.progress.note(line);
+            deps.progress.observe?.({ kind: 'retry' });
+          },
           snapshot: () => steering.snapshot(),
         });
         await addQuarantined(store, outcome.transformed.quarantineKeys, quarantinedKeys);
-        deps.progress.unitDone(table.name);
+        if (outcome.written.rejected > 0) deps.progress.observe?.({ kind: 'rejects', part: table.name, count: outcome.written.rejected });
+        if (outcome.written.raced > 0) deps.progress.observe?.({ kind: 'races', part: table.name, count: outcome.written.raced });
+        deps.progress.unitDone(table.name, String(index));
       };
       const verify = async (): Promise<VerifiedRound> => {
         // Verification: every row of every table, by its key-version column.

@@ -78,6 +78,7 @@ export async function startSteering(job: RotationJob, request: RotateRequest, de
     observed = writtenThisSecond * (1000 / (request.tickMs ?? 1000));
     writtenThisSecond = 0;
     const event = backpressure.tick();
+    deps.progress.observe?.({ kind: 'backpressure', active: backpressure.state !== 'normal' });
     if (event !== undefined) {
       const s = backpressure.snapshot();
       deps.progress.note(`backpressure ${event}: read p99 ${s.readP99Ms?.toFixed(1) ?? '–'} ms (threshold ${s.thresholdMs ?? '–'} ms), rate ${s.effectiveRate === undefined ? 'unlimited' : `${Math.round(s.effectiveRate)} rows/s`}`);

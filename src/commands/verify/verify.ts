@@ -121,14 +121,14 @@ export async function runVerify(request: VerifyRequest, deps: VerifyDeps): Promi
   let bytesRead = 0;
   const parts = new Map<string, number>();
   for (const c of selected) parts.set(c.table, (parts.get(c.table) ?? 0) + 1);
-  deps.progress.start({ title: `verify ${request.backupId}`, unitName: 'chunks', parts: [...parts].map(([name, units]) => ({ name, units })) });
+  deps.progress.start({ title: `verify ${request.backupId}`, job: request.backupId, unitName: 'chunks', parts: [...parts].map(([name, units]) => ({ name, units })) });
   try {
     await forEachBounded(selected, request.parallel, async (chunk) => {
       const found = await checkChunk(store, chunk, shapes.get(chunk.table) as TableShape, sampler, deps.progress);
       for (const problem of found.problems) problems.push({ key: chunk.key, problem });
       rowsRead += found.rows;
       bytesRead += chunk.entry.bytes;
-      deps.progress.unitDone(chunk.table);
+      deps.progress.unitDone(chunk.table, chunk.key);
     }, deps.signal);
   } catch (err) {
     if (deps.signal.aborted) throw new CassetteError('INTERRUPTED', `verify of backup ${request.backupId} interrupted`, { hint: 'verify writes nothing; run it again', cause: err });
