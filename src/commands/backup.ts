@@ -31,7 +31,7 @@ import { joinOrCreate } from './backup-shared.js';
 import { buildManifest, stoppedBackup } from './backup-manifest.js';
 
 export { buildManifest } from './backup-manifest.js';
-import type { ProgressSink } from './progress.js';
+import { WAITING_FOR_WORKERS, type ProgressSink } from './progress.js';
 
 export interface BackupRequest {
   /** Required for a new backup; when resuming it must match the backup's keyspace if given. */
@@ -309,9 +309,9 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
         signal: deps.signal,
         isDone: async (job) => (await deps.store.head(markerKey(backupId, job.table, job.index))) !== undefined,
         ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
-        onWaiting: (held) => deps.progress.waiting?.('workers', `waiting for other workers: ${held} ranges are held by live workers`),
+        onWaiting: (held) => deps.progress.waiting?.(WAITING_FOR_WORKERS, `waiting for other workers: ${held} ranges are held by live workers`),
       }, readRange);
-      deps.progress.waiting?.('workers', undefined);
+      deps.progress.waiting?.(WAITING_FOR_WORKERS, undefined);
     }
   } catch (err) {
     if (deps.signal.aborted) {

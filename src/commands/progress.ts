@@ -43,7 +43,9 @@ export interface ProgressSink {
    * for the repository s3://…: connection refused (retrying for up to 4m32s more)"); `undefined`
    * clears it once the work got through. `subject` tells concurrent waits apart (a range, the
    * repository). Called once per failed attempt while the wait lasts, so a sink may count retries
-   * by it. Optional: a sink without it shows nothing of waits.
+   * by it — except for the subject {@link WAITING_FOR_WORKERS}: a worker of a shared run waiting for
+   * ranges other workers hold (format.md §13), which is no failure. Optional: a sink without it
+   * shows nothing of waits.
    */
   waiting?(subject: string, line: string | undefined): void;
   /** Counts an event (metrics). Optional: a sink without it ignores them. */
@@ -60,3 +62,6 @@ export const silentProgress: ProgressSink = Object.freeze({
   note: () => undefined,
   stop: () => undefined,
 });
+
+/** The `waiting` subject of a shared run's worker waiting for ranges other live workers hold. */
+export const WAITING_FOR_WORKERS = 'workers';

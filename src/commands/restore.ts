@@ -36,7 +36,7 @@ import { withRepositoryRetries } from '../pipeline/retrying-store.js';
 import type { WorkClaimsDeps } from '../pipeline/work-claims.js';
 import { verifyTarget } from '../pipeline/load/verify-target.js';
 import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
-import type { ProgressSink } from './progress.js';
+import { WAITING_FOR_WORKERS, type ProgressSink } from './progress.js';
 import { joinOrCreateRestore, loadClaimedRanges, requireNoCounterTables, waitForSchema } from './restore-shared.js';
 
 export interface RestoreRequest {
@@ -346,7 +346,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       rangesMine = await loadClaimedRanges(store, deps, {
         backupId: manifest.backupId, restoreId, parallel: request.parallel, signal: deps.signal,
         ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
-        onWaiting: (held) => deps.progress.waiting?.('workers', held === undefined ? undefined : `waiting for other workers: ${held} ranges are held by live workers`),
+        onWaiting: (held) => deps.progress.waiting?.(WAITING_FOR_WORKERS, held === undefined ? undefined : `waiting for other workers: ${held} ranges are held by live workers`),
       }, jobs, loadJob);
     }
   } catch (err) {

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProgressEvent, ProgressPlan, ProgressSink } from '../../commands/progress.js';
+import { WAITING_FOR_WORKERS, type ProgressEvent, type ProgressPlan, type ProgressSink } from '../../commands/progress.js';
 
 /** The labels every series of a run carries besides `job`. */
 export interface RunLabels {
@@ -166,7 +166,7 @@ export function metricsSink(inner: ProgressSink, metrics: RunMetrics): ProgressS
     unitDone: (part, unit) => { metrics.unitsDone(part, 1); inner.unitDone(part, unit); },
     note: (line) => inner.note(line),
     waiting: (subject, line) => {
-      if (line !== undefined) metrics.count({ kind: 'retry' });
+      if (line !== undefined && subject !== WAITING_FOR_WORKERS) metrics.count({ kind: 'retry' });
       inner.waiting?.(subject, line);
     },
     observe: (event) => { metrics.count(event); inner.observe?.(event); },

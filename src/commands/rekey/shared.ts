@@ -13,7 +13,7 @@ import type { RekeyChunkDone } from '../../manifest/rekey-format.js';
 import { readHeader, writeDocument } from '../../manifest/repository.js';
 import { forEachClaimed, WorkClaims, type WorkClaimsDeps } from '../../pipeline/work-claims.js';
 import { BlobExistsError, type BlobStore } from '../../storage/blob-store.js';
-import type { ProgressSink } from '../progress.js';
+import { WAITING_FOR_WORKERS, type ProgressSink } from '../progress.js';
 import { readChunkMarker, type ChunkItem } from './chunks.js';
 
 /** A catch handler: a write-once put that found its object already written is fine in a shared run. */
@@ -72,7 +72,7 @@ export async function rekeyClaimedRanges(
   const mine = await forEachClaimed([...units.values()], claims, {
     parallel: options.parallel, signal: options.signal, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     isDone: async (unit) => (await store.head(markerKey(options.targetId, unit.table, unit.index))) !== undefined,
-    onWaiting: (held) => deps.progress.waiting?.('workers', `waiting for other workers: ${held} ranges are held by live workers`),
+    onWaiting: (held) => deps.progress.waiting?.(WAITING_FOR_WORKERS, `waiting for other workers: ${held} ranges are held by live workers`),
   }, async (unit) => {
     for (const item of unit.items) {
       const key = rekeyChunkKey(options.targetId, item.table, item.range.index, item.chunk);
@@ -81,6 +81,6 @@ export async function rekeyClaimedRanges(
     }
     await finish(unit.table, unit.range);
   });
-  deps.progress.waiting?.('workers', undefined);
+  deps.progress.waiting?.(WAITING_FOR_WORKERS, undefined);
   return mine;
 }

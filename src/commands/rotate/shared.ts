@@ -9,7 +9,7 @@ import { readDocument } from '../../manifest/repository.js';
 import { TransformedRange, VerifiedRound, type RotationJob } from '../../manifest/rotation-format.js';
 import { forEachClaimed, WorkClaims, type ClaimedUnit, type WorkClaimsDeps } from '../../pipeline/work-claims.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import type { ProgressSink } from '../progress.js';
+import { WAITING_FOR_WORKERS, type ProgressSink } from '../progress.js';
 import { addQuarantined } from './verify.js';
 
 /** The round's verification as a unit of its own: no table name holds a `~`. */
@@ -30,7 +30,7 @@ export interface SharedRoundDeps extends WorkClaimsDeps {
  */
 export async function sharedRound<I extends ClaimedUnit>(job: RotationJob, round: number, items: readonly I[], rotate: (item: I) => Promise<void>, verify: () => Promise<void>, deps: SharedRoundDeps): Promise<VerifiedRound> {
   const claims = new WorkClaims(deps, { kind: 'rotation', id: job.jobId }, roundFolder(job.jobId, round));
-  const waiting = (what: string) => (held: number): void => deps.progress.waiting?.('workers', `waiting for other workers: ${held} ${what} held by live workers`);
+  const waiting = (what: string) => (held: number): void => deps.progress.waiting?.(WAITING_FOR_WORKERS, `waiting for other workers: ${held} ${what} held by live workers`);
   await forEachClaimed(items, claims, {
     parallel: deps.parallel, signal: deps.signal, ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
     isDone: async (item) => (await deps.store.head(writtenKey(job.jobId, round, item.table, item.index))) !== undefined,
@@ -42,7 +42,7 @@ export async function sharedRound<I extends ClaimedUnit>(job: RotationJob, round
     isDone: async () => (await deps.store.head(verifiedAt)) !== undefined,
     onWaiting: waiting('verification is'),
   }, verify);
-  deps.progress.waiting?.('workers', undefined);
+  deps.progress.waiting?.(WAITING_FOR_WORKERS, undefined);
   const verified = await readDocument(deps.store, verifiedAt, VerifiedRound, `verification of round ${round}`);
   if (verified === undefined) throw new Error(`internal: round ${round} of ${job.jobId} has no verification`);
   return verified;
