@@ -49,8 +49,6 @@ const flagValue = (words: readonly string[], flag: string): string | undefined =
   return i < 0 ? undefined : words[i + 1];
 };
 
-/** Flags another change adds at the same time (issue 14, metrics and logs); the program may not know them yet. */
-const PENDING_FLAGS = new Set(['--metrics-port', '--log-format']);
 const SECRET_NAME = /pass(word|phrase)?|secret|token|credential|private|(^|_)key($|_)/i;
 
 describe('deploy/kubernetes', () => {
@@ -151,7 +149,7 @@ describe('deploy/kubernetes', () => {
       const command = program.commands.find((c) => c.name() === subcommand);
       expect(command, subcommand).toBeDefined();
       const known = new Set([...(command?.options ?? []), ...program.options].map((o) => o.long));
-      const unknown = words.filter((w) => w.startsWith('--') && !known.has(w) && !PENDING_FLAGS.has(w));
+      const unknown = words.filter((w) => w.startsWith('--') && !known.has(w));
       expect(unknown, `${subcommand} flags`).toEqual([]);
     }
   });
