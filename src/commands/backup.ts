@@ -24,9 +24,8 @@ import { exportRange, type RangeJob } from '../pipeline/export/export-range.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
-import { forEachClaimed, WorkClaims } from '../pipeline/work-claims.js';
+import { forEachClaimed, WorkClaims, type WorkerIdentity } from '../pipeline/work-claims.js';
 import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
-import type { Lease } from '../manifest/leases.js';
 import { joinOrCreate } from './backup-shared.js';
 import { buildManifest, stoppedBackup } from './backup-manifest.js';
 
@@ -79,7 +78,7 @@ export interface BackupCluster {
   readRouter(keyspace: string): Promise<ReadRouter>;
 }
 
-export interface BackupDeps {
+export interface BackupDeps extends WorkerIdentity {
   readonly store: BlobStore;
   readonly cluster: BackupCluster;
   readonly progress: ProgressSink;
@@ -90,10 +89,6 @@ export interface BackupDeps {
   readonly resumeHint: (backupId: string) => string;
   /** The run's leases (format.md §11): the backup is held for writing before its first write. */
   readonly leases?: Leases;
-  /** Where this process runs, for a shared run's claims (for people only). */
-  readonly worker?: { readonly host: string; readonly pid: number };
-  /** Whether a lease's process is alive, when this process can tell (cli/leases.ts). */
-  readonly isHolderAlive?: (lease: Lease) => boolean | undefined;
 }
 
 export interface TableReport {

@@ -33,7 +33,7 @@ import { RequestGate } from '../pipeline/load/request-gate.js';
 import type { Leases } from '../pipeline/lease-holder.js';
 import { DEFAULT_RETRY_FOR_MS, forEachBounded } from '../pipeline/retry.js';
 import { withRepositoryRetries } from '../pipeline/retrying-store.js';
-import type { WorkClaimsDeps } from '../pipeline/work-claims.js';
+import type { WorkerIdentity } from '../pipeline/work-claims.js';
 import { verifyTarget } from '../pipeline/load/verify-target.js';
 import { BlobExistsError, type BlobStore } from '../storage/blob-store.js';
 import { WAITING_FOR_WORKERS, type ProgressSink } from './progress.js';
@@ -81,7 +81,7 @@ export interface RestoreCluster {
   readonly topology: ClusterTopology;
 }
 
-export interface RestoreDeps {
+export interface RestoreDeps extends WorkerIdentity {
   readonly store: BlobStore;
   readonly cluster: RestoreCluster;
   readonly progress: ProgressSink;
@@ -90,9 +90,6 @@ export interface RestoreDeps {
   readonly toolVersion: string;
   readonly resumeHint: (restoreId: string) => string;
   readonly leases?: Leases; // format.md §11: the backup is held for reading, the run for writing
-  /** Where this process runs and whether a lease's process is alive: a shared run's claims (WorkClaimsDeps). */
-  readonly worker?: NonNullable<WorkClaimsDeps['worker']>;
-  readonly isHolderAlive?: NonNullable<WorkClaimsDeps['isHolderAlive']>;
 }
 
 export interface RestoreTableReport {

@@ -15,14 +15,18 @@ import { forEachBounded, realRetryClock, type RetryClock } from './retry.js';
 /** How often a worker with nothing to take looks again at the units others hold. */
 export const CLAIM_POLL_MS = 5_000;
 
-export interface WorkClaimsDeps {
-  readonly store: BlobStore;
-  readonly leases?: Leases;
-  readonly now: () => number;
+/** Who a worker is, as commands that can run shared take it from the CLI. */
+export interface WorkerIdentity {
   /** Where this worker runs, written in its claims (for people; never used to decide anything). */
   readonly worker?: { readonly host: string; readonly pid: number };
   /** Whether a lease's process is alive, when this process can tell (same host: its pid), as for leases. */
   readonly isHolderAlive?: (lease: Lease) => boolean | undefined;
+}
+
+export interface WorkClaimsDeps extends WorkerIdentity {
+  readonly store: BlobStore;
+  readonly leases?: Leases;
+  readonly now: () => number;
 }
 
 /** A unit of a shared run: a range (by its index in the plan) of a table. */

@@ -14,6 +14,7 @@ import { parse } from 'yaml';
 import { createCipher } from '../../src/crypto/registry.js';
 import { cliEnv, repoRoot } from '../support/cassette.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
+import { createEventsKeyspace } from '../support/backup-dataset.js';
 
 const ROWS = 3000;
 /** Every pod serves metrics on the same port; here the "pods" share one host, so each takes a free port. */
@@ -86,10 +87,7 @@ describe('the pods\' scripts of deploy/kubernetes/', () => {
   beforeAll(async () => {
     client = cassandraClient(services.cassandra);
     await client.connect();
-    await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-    await client.execute(`CREATE TABLE ${keyspace}.events (id int, seq int, payload text, PRIMARY KEY ((id), seq))`);
-    const params = Array.from({ length: ROWS }, (_, i) => [Math.floor(i / 5), i % 5, `payload-${i}`]);
-    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.events (id, seq, payload) VALUES (?, ?, ?)`, params, { concurrencyLevel: 64 });
+    await createEventsKeyspace(client, keyspace, ROWS, { perPartition: 5 });
   }, 300_000);
 
   afterAll(async () => {

@@ -12,6 +12,7 @@ import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cliEnv } from '../support/cassette.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
+import { createEventsKeyspace } from '../support/backup-dataset.js';
 import { finished, start, type RunningCli } from '../support/crash-points.js';
 
 const ROWS = 120_000;
@@ -68,10 +69,7 @@ describe('metrics and JSON logs of a running backup', () => {
   beforeAll(async () => {
     client = cassandraClient(services.cassandra);
     await client.connect();
-    await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-    await client.execute(`CREATE TABLE ${keyspace}.events (id int, seq int, payload text, PRIMARY KEY ((id), seq))`);
-    const params = Array.from({ length: ROWS }, (_, i) => [Math.floor(i / 4), i % 4, `payload-${i}`]);
-    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.events (id, seq, payload) VALUES (?, ?, ?)`, params, { concurrencyLevel: 96 });
+    await createEventsKeyspace(client, keyspace, ROWS, { perPartition: 4 });
   }, 300_000);
 
   afterAll(async () => {

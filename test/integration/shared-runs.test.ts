@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FsStore } from '../../src/storage/fs-store.js';
 import { cliEnv, runCli } from '../support/cassette.js';
 import { cassandraClient, uniqueName } from '../support/clients.js';
+import { createEventsKeyspace } from '../support/backup-dataset.js';
 import { finished, killWhen, start } from '../support/crash-points.js';
 import { backupDigest } from '../support/read-backup.js';
 
@@ -49,10 +50,7 @@ describe('a backup shared by three workers (--backup-id)', () => {
   beforeAll(async () => {
     client = cassandraClient(services.cassandra);
     await client.connect();
-    await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-    await client.execute(`CREATE TABLE ${keyspace}.events (id int, seq int, payload text, PRIMARY KEY ((id), seq))`);
-    const params = Array.from({ length: ROWS }, (_, i) => [Math.floor(i / 5), i % 5, `payload-${i}`]);
-    await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.events (id, seq, payload) VALUES (?, ?, ?) USING TIMESTAMP 1700000000000000`, params, { concurrencyLevel: 96 });
+    await createEventsKeyspace(client, keyspace, ROWS, { perPartition: 5, timestamp: 1700000000000000 });
     const repo = join(work, 'single');
     const r = runCli(['backup', '--repo', repo, '--keyspace', keyspace, ...connection(), '--splits', '48', '--json'], cliEnv());
     expect(r.status, r.stderr).toBe(0);

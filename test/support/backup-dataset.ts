@@ -121,3 +121,16 @@ async function createAllTypes(client: cassandra.Client, ks: string): Promise<num
   for (const cql of [...allTypesSchema(ks), ...allTypesRows(ks, { rowTtl: 3600, elementTtl: 7200 })]) await client.execute(cql);
   return ALL_TYPES_ROW_COUNT;
 }
+
+/**
+ * A keyspace (RF 1) with one plain table `events (id int, seq int, payload text)` of `rows` rows,
+ * `perPartition` to a partition, all written at `timestamp` (µs) when given — the shape the
+ * many-worker, deploy and metrics tests read and write.
+ */
+export async function createEventsKeyspace(client: cassandra.Client, keyspace: string, rows: number, options: { perPartition: number; timestamp?: number }): Promise<void> {
+  await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+  await client.execute(`CREATE TABLE ${keyspace}.events (id int, seq int, payload text, PRIMARY KEY ((id), seq))`);
+  const params = Array.from({ length: rows }, (_, i) => [Math.floor(i / options.perPartition), i % options.perPartition, `payload-${i}`]);
+  const using = options.timestamp === undefined ? '' : ` USING TIMESTAMP ${options.timestamp}`;
+  await cassandra.concurrent.executeConcurrent(client, `INSERT INTO ${keyspace}.events (id, seq, payload) VALUES (?, ?, ?)${using}`, params, { concurrencyLevel: 96 });
+}

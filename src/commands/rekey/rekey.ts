@@ -15,7 +15,7 @@ import type { ColumnCipher, KmsCalls } from '../../crypto/cipher.js';
 import { CassetteError } from '../../errors.js';
 import { newAttemptId, newBackupId } from '../../manifest/backup-id.js';
 import {
-  FORMAT_VERSION, type BackupHeader, type ChunkEntry, type Manifest, type RangeMarker, type RekeyTotals,
+  FORMAT_VERSION, type BackupHeader, type Manifest, type RangeMarker, type RekeyTotals,
 } from '../../manifest/format.js';
 import {
   backupFolder, backupHeaderKey, chunkKey, manifestKey, markerKey, quarantineFolder, quarantineKey, rekeyChunkKey, schemaCqlKey,
@@ -23,7 +23,7 @@ import {
 import { RekeyChunkDone, type QuarantineEntry } from '../../manifest/rekey-format.js';
 import { copyChunk, describe, readChunkDone, readChunkMarker, type ChunkItem } from './chunks.js';
 import { ignoreIf, joinOrCreateRekey, rekeyClaimedRanges } from './shared.js';
-import type { WorkClaimsDeps } from '../../pipeline/work-claims.js';
+import type { WorkerIdentity } from '../../pipeline/work-claims.js';
 import { readCompleteManifest, readHeader, readManifest, readMarkers, writeDocument } from '../../manifest/repository.js';
 import { addTotals, totalsOf, ZERO_TOTALS } from '../../pipeline/transform/rekey-totals.js';
 import { QUARANTINE_SAMPLE } from '../../pipeline/transform/transform-chunk.js';
@@ -56,7 +56,7 @@ export interface RekeyRequest {
   readonly claimPollMs?: number;
 }
 
-export interface RekeyDeps {
+export interface RekeyDeps extends WorkerIdentity {
   readonly store: BlobStore;
   /** The cipher built in this thread: versions for the manifest, and the key check before any write. */
   readonly cipher: ColumnCipher;
@@ -68,9 +68,6 @@ export interface RekeyDeps {
   readonly resumeHint: (backupId: string) => string;
   /** The run's leases (format.md §11): the source held for reading, the new backup for writing. */
   readonly leases?: Leases;
-  /** Where this process runs and whether a lease's process is alive: a shared rekey's claims (WorkClaimsDeps). */
-  readonly worker?: NonNullable<WorkClaimsDeps['worker']>;
-  readonly isHolderAlive?: NonNullable<WorkClaimsDeps['isHolderAlive']>;
 }
 
 export interface RekeyTableReport {

@@ -10,7 +10,7 @@ import type { ColumnCipher } from '../../crypto/cipher.js';
 import type { ChunkTransformer } from '../../pipeline/transform/transformer.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import type { Leases } from '../../pipeline/lease-holder.js';
-import type { WorkClaimsDeps } from '../../pipeline/work-claims.js';
+import type { WorkerIdentity } from '../../pipeline/work-claims.js';
 import type { BackupCluster } from '../backup.js';
 import type { ProgressSink } from '../progress.js';
 
@@ -51,7 +51,7 @@ export interface RotateCluster extends Pick<BackupCluster, 'name' | 'partitioner
   readonly levels: ConsistencyLevels;
 }
 
-export interface RotateDeps {
+export interface RotateDeps extends WorkerIdentity {
   readonly store: BlobStore;
   readonly cluster: RotateCluster;
   readonly cipher: ColumnCipher;
@@ -62,9 +62,6 @@ export interface RotateDeps {
   readonly toolVersion: string;
   /** The run's leases (format.md §11): the job is held for writing once it is opened. */
   readonly leases?: Leases;
-  /** Where this process runs and whether a lease's process is alive: a shared job's claims (WorkClaimsDeps). */
-  readonly worker?: NonNullable<WorkClaimsDeps['worker']>;
-  readonly isHolderAlive?: NonNullable<WorkClaimsDeps['isHolderAlive']>;
 }
 
 export interface RotateTableReport {
