@@ -304,6 +304,7 @@ export async function runBackup(request: BackupRequest, given: BackupDeps): Prom
         signal: deps.signal,
         isDone: async (job) => (await deps.store.head(markerKey(backupId, job.table, job.index))) !== undefined,
         ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
+        onDoneElsewhere: (job) => deps.progress.skip(job.table, 1),
         onWaiting: (held) => deps.progress.waiting?.(WAITING_FOR_WORKERS, `waiting for other workers: ${held} ranges are held by live workers`),
       }, readRange);
       deps.progress.waiting?.(WAITING_FOR_WORKERS, undefined);

@@ -98,6 +98,8 @@ export interface SharedLoadOptions {
   readonly signal: AbortSignal;
   readonly pollMs?: number;
   readonly onWaiting?: (held: number | undefined) => void;
+  /** Chunks of a range another worker loaded (progress counts them as skipped). */
+  readonly onDoneElsewhere?: (table: string, chunks: number) => void;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function loadClaimedRanges<J extends SharedChunk>(store: BlobStore,
       return true;
     },
     onWaiting: (held) => options.onWaiting?.(held),
+    onDoneElsewhere: (unit) => options.onDoneElsewhere?.(unit.table, unit.jobs.length),
   }, async (unit) => {
     for (const job of unit.jobs) if (!(await isLoaded(job))) await load(job);
   });

@@ -343,6 +343,7 @@ export async function runRestore(request: RestoreRequest, deps: RestoreDeps): Pr
       rangesMine = await loadClaimedRanges(store, deps, {
         backupId: manifest.backupId, restoreId, parallel: request.parallel, signal: deps.signal,
         ...(request.claimPollMs === undefined ? {} : { pollMs: request.claimPollMs }),
+        onDoneElsewhere: (table, chunks) => deps.progress.skip(table, chunks),
         onWaiting: (held) => deps.progress.waiting?.(WAITING_FOR_WORKERS, held === undefined ? undefined : `waiting for other workers: ${held} ranges are held by live workers`),
       }, jobs, loadJob);
     }

@@ -79,6 +79,8 @@ export interface ClaimedLoopOptions<J> {
   readonly isDone: (job: J) => Promise<boolean>;
   /** Called while units are left that live workers hold: how many. */
   readonly onWaiting?: (held: number) => void;
+  /** Called once for each unit found done by another worker (progress displays count it as skipped). */
+  readonly onDoneElsewhere?: (job: J) => void;
   readonly pollMs?: number;
   readonly clock?: RetryClock;
 }
@@ -93,21 +95,29 @@ export async function forEachClaimed<J extends ClaimedUnit>(jobs: readonly J[], 
   const start = claims.startAt(jobs.length);
   let left = [...jobs.slice(start), ...jobs.slice(0, start)];
   let mine = 0;
+  const accounted = new Set<J>();
+  const isDone = async (job: J): Promise<boolean> => {
+    if (!(await options.isDone(job))) return false;
+    if (!accounted.has(job)) options.onDoneElsewhere?.(job);
+    accounted.add(job);
+    return true;
+  };
   for (;;) {
     let taken = 0;
     let held = 0;
     await forEachBounded(left, options.parallel, async (job) => {
-      if (await options.isDone(job)) return;
+      if (await isDone(job)) return;
       if (!(await claims.take(job))) {
         held++;
         return;
       }
       taken++;
       await work(job);
+      accounted.add(job);
     }, options.signal);
     mine += taken;
     const remaining: J[] = [];
-    for (const job of left) if (!(await options.isDone(job))) remaining.push(job);
+    for (const job of left) if (!(await isDone(job))) remaining.push(job);
     if (remaining.length === 0) return mine;
     left = remaining;
     if (taken === 0) {

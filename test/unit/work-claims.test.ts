@@ -36,8 +36,10 @@ describe('forEachClaimed (a worker of a shared run)', () => {
     const b = await worker(2);
     const waits: number[] = [];
     const worked: string[] = [];
+    const elsewhere: string[] = [];
     const mine = await forEachClaimed(UNITS, b.claims, {
       parallel: 2, signal: new AbortController().signal, isDone, clock, pollMs: 1000,
+      onDoneElsewhere: (u) => elsewhere.push(`${u.table}/${u.index}`),
       onWaiting: (held) => {
         waits.push(held);
         if (waits.length === 3) done.add('t/1'); // the live holder finishes its unit meanwhile
@@ -49,6 +51,8 @@ describe('forEachClaimed (a worker of a shared run)', () => {
     expect(mine).toBe(2);
     expect(worked.sort()).toEqual(['t/0', 't/2']);
     expect(waits).toEqual([1, 1, 1]);
+    expect(elsewhere).toEqual(['t/1']); // once, for progress displays
+
   });
 
   it('takes a unit over once its holder has not renewed for ten of its renewal intervals', async () => {

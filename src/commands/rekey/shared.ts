@@ -73,6 +73,7 @@ export async function rekeyClaimedRanges(
     parallel: options.parallel, signal: options.signal, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     isDone: async (unit) => (await store.head(markerKey(options.targetId, unit.table, unit.index))) !== undefined,
     onWaiting: (held) => deps.progress.waiting?.(WAITING_FOR_WORKERS, `waiting for other workers: ${held} ranges are held by live workers`),
+    onDoneElsewhere: (unit) => deps.progress.skip(unit.table, unit.items.length),
   }, async (unit) => {
     for (const item of unit.items) {
       const key = rekeyChunkKey(options.targetId, item.table, item.range.index, item.chunk);

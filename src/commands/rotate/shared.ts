@@ -35,6 +35,7 @@ export async function sharedRound<I extends ClaimedUnit>(job: RotationJob, round
     parallel: deps.parallel, signal: deps.signal, ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
     isDone: async (item) => (await deps.store.head(writtenKey(job.jobId, round, item.table, item.index))) !== undefined,
     onWaiting: waiting('ranges are'),
+    onDoneElsewhere: (item) => deps.progress.skip(item.table, 1),
   }, rotate);
   const verifiedAt = verifiedKey(job.jobId, round);
   await forEachClaimed([{ table: VERIFY_UNIT, index: 0 }], claims, {
