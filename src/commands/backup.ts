@@ -57,7 +57,7 @@ export interface BackupRequest {
   readonly backupId?: string;
   /** A shared run's expected number of workers: sizes the plan (ranges for all of them), never partitions it. */
   readonly workers?: number;
-  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 1 s). */
   readonly claimPollMs?: number;
 }
 

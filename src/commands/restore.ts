@@ -65,7 +65,7 @@ export interface RestoreRequest {
   readonly retryBaseDelayMs?: number;
   /** A run shared by many workers (format.md §13): every worker runs the same command with this id. */
   readonly restoreId?: string;
-  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 1 s). */
   readonly claimPollMs?: number;
 }
 

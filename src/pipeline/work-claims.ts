@@ -13,7 +13,7 @@ import type { Leases } from './lease-holder.js';
 import { forEachBounded, realRetryClock, type RetryClock } from './retry.js';
 
 /** How often a worker with nothing to take looks again at the units others hold. */
-export const CLAIM_POLL_MS = 5_000;
+export const CLAIM_POLL_MS = 1_000;
 
 /** Who a worker is, as commands that can run shared take it from the CLI. */
 export interface WorkerIdentity {

@@ -52,7 +52,7 @@ export interface RekeyRequest {
    * command with it, the first creates the new backup, the others join, ranges are claimed one by one.
    */
   readonly rekeyId?: string;
-  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 1 s). */
   readonly claimPollMs?: number;
 }
 

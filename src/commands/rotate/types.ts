@@ -25,7 +25,7 @@ export interface RotateRequest {
    * the first plans the job, the others join it, and each round's ranges are claimed one by one.
    */
   readonly sharedJobId?: string;
-  /** How often a worker with nothing left to take looks again at ranges others hold (default 5 s). */
+  /** How often a worker with nothing left to take looks again at ranges others hold (default 1 s). */
   readonly claimPollMs?: number;
   /** Rows/s for the write-back; overrides the config's `execution.rate` and earlier `rotate throttle`s. */
   readonly rate?: number;
