@@ -15,8 +15,18 @@ export interface Failure {
   readonly lines: readonly string[];
 }
 
-/** Classifies any thrown value. Unknown errors are bugs: exit 1 with the stack for the report. */
-export function describeFailure(err: unknown): Failure {
+/**
+ * Classifies any thrown value. Unknown errors are bugs: exit 1 with the stack for the report —
+ * unless the process was interrupted (`interrupted`: the signal's reason, "interrupted by
+ * SIGINT"), when whatever the interrupted step threw (a connection attempt cut short, say) is the
+ * interruption itself: exit 130. Commands that had begun their work say so themselves.
+ */
+export function describeFailure(err: unknown, interrupted?: string): Failure {
+  if (interrupted !== undefined && !(err instanceof CassetteError) && !(err instanceof CommanderError)) {
+    return describeFailure(new CassetteError('INTERRUPTED', interrupted, {
+      hint: 'run the same command again; a backup, restore or rekey already under way is finished with --resume <id> (see `cassette list`, `cassette status`)',
+    }));
+  }
   if (err instanceof CassetteError) {
     const lines = [`cassette: ${err.message}`];
     if (err.hint !== undefined) lines.push(`  hint: ${err.hint}`);

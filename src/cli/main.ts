@@ -43,7 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
-    const failure = describeFailure(err);
+    const reason: unknown = controller.signal.reason;
+    const failure = describeFailure(err, controller.signal.aborted ? (reason instanceof Error ? reason.message : 'interrupted') : undefined);
     if (failureOutput.json !== undefined) failureOutput.json(failure);
     else for (const line of failure.lines) process.stderr.write(`${line}\n`);
     return failure.exitCode;

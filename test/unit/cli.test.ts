@@ -54,6 +54,17 @@ describe('cassette CLI skeleton', () => {
     expect(failure.lines[0]).toContain('internal error');
   });
 
+  it('an error thrown after SIGINT/SIGTERM (a connection cut short) is the interruption: exit 130, not a bug', () => {
+    const failure = describeFailure(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }), 'interrupted by SIGINT');
+    expect(failure).toEqual({ exitCode: ExitCode.interrupted, lines: [
+      'cassette: interrupted by SIGINT',
+      '  hint: run the same command again; a backup, restore or rekey already under way is finished with --resume <id> (see `cassette list`, `cassette status`)',
+    ] });
+    // What a command said about its own interruption (with its --resume hint) is kept.
+    const own = new CassetteError('INTERRUPTED', 'backup x interrupted; 3 of 8 ranges are saved', { hint: 'resume with: cassette backup --resume x' });
+    expect(describeFailure(own, 'interrupted by SIGINT').lines).toEqual(['cassette: backup x interrupted; 3 of 8 ranges are saved', '  hint: resume with: cassette backup --resume x']);
+  });
+
   it('prints a hint on its own line', () => {
     const failure = describeFailure(new CassetteError('INVALID_INPUT', 'unknown keyspace "x"', { hint: 'check --keyspace' }));
     expect(failure).toEqual({ exitCode: ExitCode.invalidInput, lines: ['cassette: unknown keyspace "x"', '  hint: check --keyspace'] });
