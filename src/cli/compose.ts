@@ -104,9 +104,33 @@ export function openStoredObjects(location: RepositoryLocation): BlobStore {
   return withRepositoryRetries(openStore(location.url, storeOptionsFor(location)), { retryForMs: location.retryForMs });
 }
 
-/** Connects, runs `work` with the cluster, and always closes it. */
-export async function withCluster<T>(options: ConnectionOptions, work: (cluster: ClusterHandle) => Promise<T>): Promise<T> {
-  const cluster = await connectCluster(options);
+/**
+ * `pending`, or a rejection with `signal`'s reason as soon as it aborts (Ctrl-C while connecting:
+ * the driver's own timeout can be 30 s); what `pending` resolves to afterwards goes to `discard`.
+ */
+function abortable<T>(pending: Promise<T>, signal: AbortSignal | undefined, discard: (late: T) => void): Promise<T> {
+  if (signal === undefined) return pending;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason);
+      pending.then(discard, () => undefined);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    pending.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return;
+      resolve(value);
+    }, (err: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+  });
+}
+
+/** Connects (given up at once when `signal` aborts), runs `work` with the cluster, and always closes it. */
+export async function withCluster<T>(options: ConnectionOptions, signal: AbortSignal | undefined, work: (cluster: ClusterHandle) => Promise<T>): Promise<T> {
+  const cluster = await abortable(connectCluster(options), signal, (late) => void late.close().catch(() => undefined));
   try {
     return await work(cluster);
   } finally {

@@ -106,7 +106,7 @@ export function registerBackup(program: Command, context: ProgramContext): void 
     const known = request.backupId ?? request.resume;
     if (known !== undefined) observe.setJob(known);
     const json = flags.json === true;
-    await withCluster(connection, async (connected) => {
+    await withCluster(connection, context.signal, async (connected) => {
       const cluster = observe.cluster(connected);
       const report = await withRunLeases(store, 'backup', context, (leases, signal) => runBackup(request, {
         store,

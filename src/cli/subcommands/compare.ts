@@ -62,7 +62,7 @@ export function registerDiff(program: Command, context: ProgramContext): void {
     const tables = listFlag(flags, 'tables');
     const keyspace = stringFlag(flags, 'keyspace');
     const json = flags.json === true;
-    await withCluster(connection, async (cluster) => {
+    await withCluster(connection, context.signal, async (cluster) => {
       const report = await runDiff({
         backupId, ...compareOptions(flags, location.retryForMs), ...(tables === undefined ? {} : { tables }), ...(keyspace === undefined ? {} : { keyspace }),
       }, { store, cluster, progress: json ? silentProgress : progressForStderr(), signal: context.signal, now: Date.now });
@@ -99,7 +99,7 @@ export function registerDrill(program: Command, context: ProgramContext): void {
     const store = openRepository(location);
     const tables = listFlag(flags, 'tables');
     const json = flags.json === true;
-    await withCluster(connection, async (cluster) => {
+    await withCluster(connection, context.signal, async (cluster) => {
       const outcome = await runDrill({
         backupId, ...compareOptions(flags, location.retryForMs), ...(tables === undefined ? {} : { tables }),
         ...(str('scratchKeyspace') === undefined ? {} : { scratchKeyspace: str('scratchKeyspace') as string }),

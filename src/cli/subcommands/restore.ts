@@ -139,7 +139,7 @@ export function registerRestore(program: Command, context: ProgramContext): void
     };
     if (request.restoreId !== undefined && request.resume !== undefined) throw new CassetteError('USAGE', 'give --restore-id or --resume, not both (a shared run resumes by running the same command again)');
     const json = flags.json === true;
-    await withCluster(connection, async (connected) => {
+    await withCluster(connection, context.signal, async (connected) => {
       const cluster = observe.cluster(connected);
       const report = await withRunLeases(store, 'restore', context, (leases, signal) => runRestore(request, {
         store,

@@ -71,7 +71,7 @@ export function registerRotate(program: Command, context: ProgramContext): void 
     const cipher = await createCipher(config.provider, context.env);
     const json = flags.json === true;
     const progress = observe.progress(json);
-    await withCluster(resolveRotationConnection(config, flags, context.env), async (connected) => {
+    await withCluster(resolveRotationConnection(config, flags, context.env), context.signal, async (connected) => {
       const cluster = observe.cluster(connected);
       // The doctor's checks run first; any failure stops the job before it plans or writes.
       const preflight = await runDoctor(config, { session: cluster.session, store, env: context.env, now: Date.now, levels: cluster.levels }, { sample: 0 });
