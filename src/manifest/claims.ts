@@ -54,23 +54,45 @@ export type ClaimOutcome =
 
 /** The unit's highest claim generation, or undefined when nobody has claimed it. */
 export async function currentClaim(store: BlobStore, unit: Unit): Promise<Claim | undefined> {
-  const folder = claimsFolder(unit.folder, unit.table, unit.range);
-  let last: { key: string; gen: number } | undefined;
+  const found = await highestClaims(store, claimsFolder(unit.folder, unit.table, unit.range));
+  const last = found.values().next().value;
+  return last === undefined ? undefined : readClaim(store, last);
+}
+
+/**
+ * The highest claim generation of every unit under `folder` (a run's `claims/`, or one unit's
+ * folder), with one listing: keyed by the unit's `<table>/<range>` below `folder`.
+ */
+export async function highestClaims(store: BlobStore, folder: string): Promise<Map<string, ClaimAt>> {
+  const found = new Map<string, ClaimAt>();
   for await (const entry of store.list(folder)) {
-    const match = /^(\d{5})\.json$/.exec(entry.key.slice(folder.length));
+    const relative = entry.key.slice(folder.length);
+    const match = /^(?:(.*)\/)?(\d{5})\.json$/.exec(relative);
     if (match === null) continue;
-    const gen = Number(match[1]);
-    if (last === undefined || gen > last.gen) last = { key: entry.key, gen };
+    const unit = match[1] ?? '';
+    const gen = Number(match[2]);
+    const last = found.get(unit);
+    if (last === undefined || gen > last.gen) found.set(unit, { key: entry.key, gen });
   }
-  if (last === undefined) return undefined;
+  return found;
+}
+
+/** Where one claim generation is stored. */
+export interface ClaimAt {
+  readonly key: string;
+  readonly gen: number;
+}
+
+/** Reads one claim; undefined when it vanished meanwhile. */
+export async function readClaim(store: BlobStore, at: ClaimAt): Promise<Claim | undefined> {
   let body: string;
   try {
-    body = await text(await store.get(last.key));
+    body = await text(await store.get(at.key));
   } catch (err) {
     if (err instanceof BlobNotFoundError) return undefined;
     throw err;
   }
-  return { gen: last.gen, doc: parseDocument(ClaimDocument, JSON.parse(body), `claim ${last.key}`) };
+  return { gen: at.gen, doc: parseDocument(ClaimDocument, JSON.parse(body), `claim ${at.key}`) };
 }
 
 /**

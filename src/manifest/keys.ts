@@ -275,7 +275,12 @@ export function leaseKey(kind: LeaseTargetKind, id: string, holder: string): str
  * (format.md §13): `runFolder` is the run's folder (a backup's, or a restore run's).
  */
 export function claimsFolder(runFolder: string, table: string, rangeIndex: number): string {
-  return `${runFolder}claims/${table}/${pad5(rangeIndex)}/`;
+  return `${runClaimsFolder(runFolder)}${table}/${pad5(rangeIndex)}/`;
+}
+
+/** Every claim of a shared run. */
+export function runClaimsFolder(runFolder: string): string {
+  return `${runFolder}claims/`;
 }
 
 /** Generation `gen` of a unit's claim. */

@@ -4,7 +4,8 @@
  * marker), rows per second over the last minute from the markers' times, and the ETA. Read from
  * the repository only; `status` and `rotate status` show it.
  */
-import { currentClaim } from '../../manifest/claims.js';
+import { highestClaims, readClaim } from '../../manifest/claims.js';
+import { claimsFolder, runClaimsFolder } from '../../manifest/keys.js';
 import { isWorkerLive, readTargetLeases, type LeaseTarget } from '../../manifest/leases.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 
@@ -59,10 +60,14 @@ export async function runView(store: BlobStore, target: LeaseTarget, runFolder: 
     host: lease.host, pid: lease.pid, command: lease.command, mode: lease.mode,
     renewedAgoMs: Math.max(0, nowMs - Date.parse(lease.renewedAt)), live: isWorkerLive(lease, nowMs),
   }));
+  // One listing of the run's claims, then a read of each unfinished unit's current claim.
+  const claims = runClaimsFolder(runFolder);
+  const claimed = await highestClaims(store, claims);
   const inProgress: UnitInProgress[] = [];
   for (const unit of units) {
     if (unit.done !== undefined) continue;
-    const claim = await currentClaim(store, { folder: runFolder, table: unit.table, range: unit.index });
+    const at = claimed.get(claimsFolder(runFolder, unit.table, unit.index).slice(claims.length, -1));
+    const claim = at === undefined ? undefined : await readClaim(store, at);
     if (claim === undefined) continue;
     const lease = byHolder.get(claim.doc.holder);
     inProgress.push({
